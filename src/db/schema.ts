@@ -1,0 +1,157 @@
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Milliseconds since the epoch, filled by SQLite so every writer agrees on the clock. */
+const createdAt = () =>
+	integer("created_at", { mode: "timestamp_ms" })
+		.notNull()
+		.default(sql`(cast(unixepoch('subsecond') * 1000 as integer))`);
+
+export const users = sqliteTable(
+	"users",
+	{
+		id: text("id").primaryKey(),
+		/** Stored lower-cased and trimmed; uniqueness is on this normalized form. */
+		email: text("email").notNull(),
+		name: text("name"),
+		locale: text("locale").notNull(),
+		/** Self-describing scrypt string; null for accounts that only sign in through OAuth. */
+		passwordHash: text("password_hash"),
+		emailConfirmedAt: integer("email_confirmed_at", { mode: "timestamp_ms" }),
+		avatarEtag: text("avatar_etag"),
+		avatarContentType: text("avatar_content_type"),
+		avatarUpdatedAt: integer("avatar_updated_at", { mode: "timestamp_ms" }),
+		createdAt: createdAt(),
+		updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+	},
+	(t) => [uniqueIndex("users_email_unique").on(t.email)],
+);
+
+export const sessions = sqliteTable(
+	"sessions",
+	{
+		id: text("id").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		/** Absolute end of the session: refresh cannot extend it. */
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+		revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+		userAgent: text("user_agent"),
+		ip: text("ip"),
+		createdAt: createdAt(),
+	},
+	(t) => [index("sessions_user_idx").on(t.userId)],
+);
+
+export const refreshTokens = sqliteTable(
+	"refresh_tokens",
+	{
+		/** SHA-256 of the opaque token, hex. The token itself is never stored. */
+		tokenHash: text("token_hash").primaryKey(),
+		sessionId: text("session_id")
+			.notNull()
+			.references(() => sessions.id, { onDelete: "cascade" }),
+		spentAt: integer("spent_at", { mode: "timestamp_ms" }),
+		createdAt: createdAt(),
+	},
+	(t) => [index("refresh_tokens_session_idx").on(t.sessionId)],
+);
+
+/** Single-use, hashed tokens mailed or handed out: email confirmation, password reset, OAuth login codes. */
+export const verificationTokens = sqliteTable(
+	"verification_tokens",
+	{
+		tokenHash: text("token_hash").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		purpose: text("purpose", { enum: ["confirm_email", "reset_password", "oauth_login"] }).notNull(),
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+		spentAt: integer("spent_at", { mode: "timestamp_ms" }),
+		createdAt: createdAt(),
+	},
+	(t) => [index("verification_tokens_user_purpose_idx").on(t.userId, t.purpose)],
+);
+
+/** Durable mail outbox: a request records the message, delivery happens after the response. */
+export const outbox = sqliteTable(
+	"outbox",
+	{
+		id: text("id").primaryKey(),
+		toAddress: text("to_address").notNull(),
+		subject: text("subject").notNull(),
+		html: text("html").notNull(),
+		text: text("text").notNull(),
+		status: text("status", { enum: ["pending", "sent", "failed"] }).notNull().default("pending"),
+		attempts: integer("attempts").notNull().default(0),
+		nextAttemptAt: integer("next_attempt_at", { mode: "timestamp_ms" }).notNull(),
+		lastError: text("last_error"),
+		sentAt: integer("sent_at", { mode: "timestamp_ms" }),
+		createdAt: createdAt(),
+	},
+	(t) => [index("outbox_due_idx").on(t.status, t.nextAttemptAt)],
+);
+
+export const images = sqliteTable(
+	"images",
+	{
+		id: text("id").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		filename: text("filename").notNull(),
+		contentType: text("content_type").notNull(),
+		size: integer("size").notNull(),
+		width: integer("width").notNull(),
+		height: integer("height").notNull(),
+		etag: text("etag").notNull(),
+		sha256: text("sha256").notNull(),
+		createdAt: createdAt(),
+		updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+	},
+	(t) => [index("images_user_created_idx").on(t.userId, t.createdAt, t.id)],
+);
+
+export const oauthAccounts = sqliteTable(
+	"oauth_accounts",
+	{
+		provider: text("provider").notNull(),
+		providerUserId: text("provider_user_id").notNull(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		email: text("email"),
+		linkedAt: createdAt(),
+	},
+	(t) => [
+		primaryKey({ columns: [t.provider, t.providerUserId] }),
+		uniqueIndex("oauth_accounts_user_provider_unique").on(t.userId, t.provider),
+	],
+);
+
+/** Fixed-window counters shared by every isolate (an in-memory map would not be). */
+export const rateLimits = sqliteTable("rate_limits", {
+	key: text("key").primaryKey(),
+	count: integer("count").notNull(),
+	resetAt: integer("reset_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+export const auditEvents = sqliteTable(
+	"audit_events",
+	{
+		id: text("id").primaryKey(),
+		userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+		type: text("type").notNull(),
+		ip: text("ip"),
+		userAgent: text("user_agent"),
+		/** JSON with non-secret context only (never tokens or passwords). */
+		detail: text("detail"),
+		createdAt: createdAt(),
+	},
+	(t) => [index("audit_events_user_created_idx").on(t.userId, t.createdAt)],
+);
+
+export type User = typeof users.$inferSelect;
+export type Session = typeof sessions.$inferSelect;
+export type Image = typeof images.$inferSelect;
