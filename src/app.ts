@@ -1,0 +1,68 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { AppError } from "./lib/errors";
+import { ROUTE_DOC, buildOpenApiDocument } from "./lib/openapi";
+import { notFound, onError } from "./middleware/errors";
+import { detectLanguage } from "./middleware/language";
+import { provideServices } from "./middleware/services";
+import { VALIDATION_SCHEMA } from "./middleware/validate";
+import { authRoutes } from "./routes/auth";
+import { confirmationRoutes } from "./routes/confirmation";
+import { meRoutes } from "./routes/me";
+import { systemRoutes } from "./routes/system";
+import type { AppEnv } from "./types";
+
+/** JSON bodies are small; image routes set their own, much larger limits. */
+const JSON_BODY_LIMIT = 64 * 1024;
+
+/** Builds the Hono app: cross-cutting middleware, then one sub-app per resource. */
+export function createApp() {
+	const app = new Hono<AppEnv>();
+
+	app.use("*", requestId({ headerName: "X-Request-Id" }));
+	app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-site" }));
+	app.use("*", detectLanguage());
+	app.use("*", provideServices());
+	app.use("*", (c, next) =>
+		cors({
+			origin: c.get("config").CORS_ORIGINS,
+			allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+			allowHeaders: ["Authorization", "Content-Type", "Accept-Language", "If-Match", "If-None-Match", "Range"],
+			exposeHeaders: ["Location", "ETag", "X-Request-Id", "Retry-After", "Content-Language", "WWW-Authenticate"],
+			maxAge: 600,
+		})(c, next),
+	);
+	app.use("/v1/auth/*", jsonBodyLimit());
+	app.on(["PATCH", "PUT", "POST", "DELETE"], ["/v1/me", "/v1/me/password", "/v1/me/accounts/*"], jsonBodyLimit());
+
+	app.route("/", systemRoutes);
+	app.route("/v1/auth", authRoutes);
+	app.route("/v1/auth", confirmationRoutes);
+	app.route("/v1/me", meRoutes);
+
+	app.get("/openapi.json", (c) =>
+		c.json(
+			buildOpenApiDocument(
+				app.routes,
+				{ title: "Atrium API", version: "1.0.0", serverUrl: c.get("config").APP_URL },
+				{ validation: VALIDATION_SCHEMA, doc: ROUTE_DOC },
+			),
+		),
+	);
+
+	app.notFound(notFound);
+	app.onError(onError);
+	return app;
+}
+
+function jsonBodyLimit() {
+	return bodyLimit({
+		maxSize: JSON_BODY_LIMIT,
+		onError: () => {
+			throw new AppError("payload_too_large", { params: { limit: "64 KB" } });
+		},
+	});
+}

@@ -1,0 +1,100 @@
+import { z } from "zod";
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const list = z
+	.string()
+	.default("")
+	.transform((value) =>
+		value
+			.split(",")
+			.map((item) => item.trim())
+			.filter(Boolean),
+	);
+const optional = z
+	.string()
+	.optional()
+	.transform((value) => (value?.trim() ? value.trim() : undefined));
+
+const configSchema = z
+	.object({
+		ENVIRONMENT: z.string().default("production"),
+		APP_URL: z.url(),
+		APP_NAME: z.string().default("Atrium"),
+		JWT_SECRET: optional,
+		JWT_ISSUER: z.string().default("atrium"),
+		JWT_AUDIENCE: z.string().default("atrium-api"),
+		ACCESS_TOKEN_SECONDS: seconds(900),
+		REFRESH_TOKEN_SECONDS: seconds(30 * 24 * 3600),
+		FRESH_TOKEN_SECONDS: seconds(600),
+		CONFIRMATION_TTL_SECONDS: seconds(1800),
+		RESET_TTL_SECONDS: seconds(1800),
+		DEFAULT_LOCALE: z.string().default("en"),
+		CORS_ORIGINS: list,
+		MAIL_FROM: z.string().default("Atrium <no-reply@atrium.example>"),
+		RESEND_API_KEY: optional,
+		RESEND_BASE_URL: z.url().default("https://api.resend.com"),
+		GITHUB_CLIENT_ID: optional,
+		GITHUB_CLIENT_SECRET: optional,
+		GOOGLE_CLIENT_ID: optional,
+		GOOGLE_CLIENT_SECRET: optional,
+		OIDC_ISSUER: optional,
+		OIDC_CLIENT_ID: optional,
+		OIDC_CLIENT_SECRET: optional,
+		OIDC_NAME: optional,
+		OAUTH_REDIRECT_URIS: list,
+		MAX_IMAGE_BYTES: bytes(10 * 1024 * 1024),
+		MAX_IMAGE_PIXELS: bytes(50_000_000),
+		QUOTA_BYTES: bytes(1024 * 1024 * 1024),
+		QUOTA_IMAGES: bytes(1000),
+	})
+	.superRefine((env, ctx) => {
+		const local = env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";
+		const secretBytes = new TextEncoder().encode(env.JWT_SECRET ?? "").length;
+		if (!local && secretBytes < 32) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["JWT_SECRET"],
+				message: "JWT_SECRET must be set to at least 32 bytes outside local development (wrangler secret put JWT_SECRET)",
+			});
+		}
+	});
+
+export type Config = z.infer<typeof configSchema> & {
+	JWT_SECRET: string;
+	isLocal: boolean;
+	appUrl: URL;
+};
+
+/** Raised when the deployment's variables are wrong; the message names the variables, never values. */
+export class ConfigError extends Error {
+	override name = "ConfigError";
+}
+
+const cache = new WeakMap<object, Config>();
+
+// Local development without a secret still needs a key; it is per-isolate and never used in production.
+const localFallbackSecret = crypto.randomUUID() + crypto.randomUUID();
+
+/**
+ * Parses and validates the Worker's environment once per `env` object. Throws `ConfigError` with
+ * every problem listed, so a misconfigured deployment fails loudly instead of using a default.
+ */
+export function loadConfig(env: Cloudflare.Env): Config {
+	const cached = cache.get(env);
+	if (cached) return cached;
+	const parsed = configSchema.safeParse(env);
+	if (!parsed.success) {
+		const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+		throw new ConfigError(`Invalid configuration: ${problems}`);
+	}
+	const isLocal = parsed.data.ENVIRONMENT === "development" || parsed.data.ENVIRONMENT === "test";
+	const config: Config = {
+		...parsed.data,
+		JWT_SECRET: parsed.data.JWT_SECRET ?? localFallbackSecret,
+		isLocal,
+		appUrl: new URL(parsed.data.APP_URL),
+	};
+	cache.set(env, config);
+	return config;
+}

@@ -1,0 +1,46 @@
+import { html } from "hono/html";
+import type { MailMessage } from "../services/mail";
+import type { Direction, Translate } from "./i18n";
+
+export type MailKind = "confirm" | "exists" | "reset";
+
+/**
+ * Builds a transactional email (HTML and plain text) in the recipient's language. The link is
+ * always built by the caller from APP_URL, never from the request's Host header.
+ */
+export async function renderActionMail(input: {
+	kind: MailKind;
+	to: string;
+	name: string | null;
+	t: Translate;
+	lang: string;
+	dir: Direction;
+	appName: string;
+	link: string;
+	ttlMinutes?: number;
+}): Promise<MailMessage> {
+	const { t, appName: app } = input;
+	const subject = t(`email.${input.kind}.subject`, { app });
+	const greeting = t("email.greeting", { name: input.name ?? input.to });
+	const intro = t(`email.${input.kind}.intro`, { app });
+	const action = t(`email.${input.kind}.action`, { app });
+	const expiry = input.ttlMinutes ? t("email.expiry", { minutes: input.ttlMinutes }) : "";
+	const fallback = t("email.link_fallback");
+	const footer = t("email.footer", { app });
+	const text = [greeting, "", intro, "", `${action}: ${input.link}`, "", expiry, "", footer]
+		.filter((line, index, all) => line !== "" || all[index - 1] !== "")
+		.join("\n");
+	const body = await html`<!doctype html>
+<html lang="${input.lang}" dir="${input.dir}">
+<head><meta charset="utf-8"><title>${subject}</title></head>
+<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a">
+<p>${greeting}</p>
+<p>${intro}</p>
+<p><a href="${input.link}" style="display:inline-block;padding:.6rem 1.2rem;background:#2b59c3;color:#fff;border-radius:.4rem;text-decoration:none">${action}</a></p>
+${expiry ? html`<p>${expiry}</p>` : ""}
+<p style="font-size:.9em;color:#555">${fallback}<br><a href="${input.link}">${input.link}</a></p>
+<p style="font-size:.9em;color:#555">${footer}</p>
+</body>
+</html>`;
+	return { to: input.to, subject, html: body.toString(), text };
+}

@@ -1,0 +1,85 @@
+import { scrypt, timingSafeEqual } from "node:crypto";
+import { decodeBase64, encodeBase64 } from "@oslojs/encoding";
+import { randomBytes } from "./crypto";
+
+export type ScryptParams = { logN: number; r: number; p: number };
+
+/**
+ * OWASP's scrypt equivalent N=2^14, r=8, p=5. Cloudflare caps scrypt at N*r*p <= 2^20 in
+ * production (local workerd does not), and the isolate has 128 MB: this needs 128*N*r = 16 MiB.
+ */
+export const PASSWORD_PARAMS: ScryptParams = { logN: 14, r: 8, p: 5 };
+
+/** The platform limit every parameter set we ever hash with must respect. */
+export const SCRYPT_MAX_COST = 2 ** 20;
+const KEY_LENGTH = 32;
+const SALT_LENGTH = 16;
+
+/** Bytes of memory scrypt needs for these parameters (the ROMix buffer dominates). */
+export function scryptMemoryBytes(params: ScryptParams): number {
+	return 128 * 2 ** params.logN * params.r + 128 * params.r * params.p;
+}
+
+/** True when the parameters fit Cloudflare's production cap and a fraction of the isolate's memory. */
+export function withinPlatformCaps(params: ScryptParams): boolean {
+	return 2 ** params.logN * params.r * params.p <= SCRYPT_MAX_COST && scryptMemoryBytes(params) <= 32 * 1024 * 1024;
+}
+
+function deriveKey(password: string, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
+	if (!withinPlatformCaps(params)) throw new Error("scrypt parameters exceed the platform caps");
+	return new Promise((resolve, reject) => {
+		scrypt(
+			password.normalize("NFKC"),
+			salt,
+			KEY_LENGTH,
+			{ N: 2 ** params.logN, r: params.r, p: params.p, maxmem: 2 * scryptMemoryBytes(params) },
+			(error, key) => (error ? reject(error) : resolve(new Uint8Array(key))),
+		);
+	});
+}
+
+/** Hashes a password into a self-describing string: `$scrypt$ln=14,r=8,p=5$<salt>$<key>`. */
+export async function hashPassword(password: string, params: ScryptParams = PASSWORD_PARAMS): Promise<string> {
+	const salt = randomBytes(SALT_LENGTH);
+	const key = await deriveKey(password, salt, params);
+	return `$scrypt$ln=${params.logN},r=${params.r},p=${params.p}$${encodeBase64(salt)}$${encodeBase64(key)}`;
+}
+
+type ParsedHash = { params: ScryptParams; salt: Uint8Array; key: Uint8Array };
+
+function parseHash(stored: string): ParsedHash | null {
+	const match = /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(stored);
+	if (!match) return null;
+	const [, logN, r, p, salt, key] = match;
+	return {
+		params: { logN: Number(logN), r: Number(r), p: Number(p) },
+		salt: decodeBase64(salt ?? ""),
+		key: decodeBase64(key ?? ""),
+	};
+}
+
+/** Verifies a password against a stored hash; a malformed hash never verifies. */
+export async function verifyPassword(stored: string, password: string): Promise<boolean> {
+	const parsed = parseHash(stored);
+	if (!parsed || !withinPlatformCaps(parsed.params)) return false;
+	const key = await deriveKey(password, parsed.salt, parsed.params);
+	return key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
+}
+
+/** True when the stored hash was made with other parameters than today's and should be redone. */
+export function needsRehash(stored: string, params: ScryptParams = PASSWORD_PARAMS): boolean {
+	const parsed = parseHash(stored);
+	return (
+		!parsed || parsed.params.logN !== params.logN || parsed.params.r !== params.r || parsed.params.p !== params.p
+	);
+}
+
+/**
+ * A hash of a random password with today's parameters. Verifying against it costs the same as a
+ * real verification, so an unknown email takes as long as a wrong password.
+ */
+let dummyHash: Promise<string> | undefined;
+export function getDummyHash(): Promise<string> {
+	dummyHash ??= hashPassword(encodeBase64(randomBytes(18)));
+	return dummyHash;
+}

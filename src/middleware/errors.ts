@@ -1,0 +1,65 @@
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { ConfigError } from "../config";
+import { AppError } from "../lib/errors";
+import { translator } from "../lib/i18n";
+import { log } from "../lib/log";
+import { toProblem } from "../lib/problem";
+import type { AppEnv } from "../types";
+
+const BEARER_CHALLENGE: Partial<Record<AppError["code"], string>> = {
+	unauthorized: 'Bearer realm="atrium"',
+	token_expired: 'Bearer realm="atrium", error="invalid_token", error_description="expired"',
+	fresh_token_required: 'Bearer realm="atrium", error="insufficient_user_authentication"',
+};
+
+function fromHttpException(error: HTTPException): AppError {
+	if (error.status === 413) return new AppError("payload_too_large", { params: { limit: "64 KB" } });
+	if (error.status === 400 && /json/i.test(error.message)) {
+		return new AppError("validation_failed", {
+			params: { count: 1 },
+			issues: [{ path: "", code: "invalid_json", key: "validation.invalid_json" }],
+		});
+	}
+	if (error.status === 401) return new AppError("unauthorized");
+	if (error.status === 404) return new AppError("not_found");
+	if (error.status === 405) return new AppError("method_not_allowed");
+	if (error.status >= 400 && error.status < 500) {
+		return new AppError("validation_failed", {
+			params: { count: 1 },
+			issues: [{ path: "", code: "invalid", key: "validation.invalid" }],
+		});
+	}
+	return new AppError("internal_error", { cause: error });
+}
+
+/** Renders any AppError as problem+json in the request's language. */
+export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
+	const t = c.get("t") ?? translator(c.env.DEFAULT_LOCALE ?? "en");
+	const headers = new Headers(error.headers);
+	headers.set("Content-Type", "application/problem+json; charset=utf-8");
+	headers.set("Cache-Control", "no-store");
+	const challenge = BEARER_CHALLENGE[error.code];
+	if (challenge && !headers.has("WWW-Authenticate")) headers.set("WWW-Authenticate", challenge);
+	return new Response(JSON.stringify(toProblem(error, t)), { status: error.status, headers });
+}
+
+/** The single error boundary: expected failures keep their code, everything else becomes a 500. */
+export const onError: ErrorHandler<AppEnv> = (error, c) => {
+	if (error instanceof AppError) return problemResponse(c, error);
+	if (error instanceof HTTPException) return problemResponse(c, fromHttpException(error));
+	const requestId = c.get("requestId");
+	if (error instanceof ConfigError) {
+		log("error", "config_invalid", { requestId, message: error.message });
+	} else {
+		log("error", "unhandled_error", {
+			requestId,
+			name: error.name,
+			message: error.message,
+			stack: error.stack,
+		});
+	}
+	return problemResponse(c, new AppError("internal_error"));
+};
+
+export const notFound: NotFoundHandler<AppEnv> = (c) => problemResponse(c, new AppError("not_found"));

@@ -1,0 +1,179 @@
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { html } from "hono/html";
+import { AppError } from "../lib/errors";
+import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
+import { directionOf } from "../lib/i18n";
+import { hashPassword } from "../lib/password";
+import { isFormRequest, validate, validateJsonOrForm } from "../middleware/validate";
+import { PASSWORD_MAX, PASSWORD_MIN, emailBody, resetBody, tokenBody, tokenQuery } from "../schemas";
+import { queueAccountMail } from "../services/account-mail";
+import { deliverMail } from "../services/outbox";
+import { findUserById, findUserByEmail } from "../services/users";
+import {
+	type TokenState,
+	confirmEmailEffect,
+	inspectVerificationToken,
+	resetPasswordEffect,
+	spendVerificationToken,
+} from "../services/verification";
+import type { AppEnv } from "../types";
+
+export const confirmationRoutes = new Hono<AppEnv>();
+
+type Outcome = "ok" | "expired" | "invalid" | "already";
+
+const OUTCOME_ERROR: Record<Exclude<Outcome, "ok">, AppError> = {
+	expired: new AppError("token_expired", { status: 410 }),
+	invalid: new AppError("token_invalid"),
+	already: new AppError("already_confirmed"),
+};
+
+function page(c: Context<AppEnv>, title: string, body: ReturnType<typeof html>, status: 200 | 400 | 409 | 410 = 200) {
+	const lang = c.get("lang");
+	return c.html(renderPage({ lang, dir: directionOf(lang), title, body }), status, PAGE_HEADERS);
+}
+
+/** A form that asks for a new link (confirmation resend or password forgot). */
+function requestLinkForm(c: Context<AppEnv>, action: string, buttonKey: string) {
+	const t = c.get("t");
+	return html`<form method="post" action="${action}">
+<label for="email">${t("pages.resend.label")}</label>
+<input id="email" name="email" type="email" autocomplete="email" required>
+<button type="submit">${t(buttonKey)}</button>
+</form>`;
+}
+
+async function confirmationState(c: Context<AppEnv>, token: string): Promise<TokenState | "confirmed"> {
+	const db = c.get("db");
+	const { state, userId } = await inspectVerificationToken(db, token, "confirm_email");
+	if (state !== "spent" || !userId) return state;
+	const user = await findUserById(db, userId);
+	return user?.emailConfirmedAt ? "confirmed" : "invalid";
+}
+
+// GET never spends: mail scanners prefetch links. It shows a button that POSTs the token.
+confirmationRoutes.get("/confirm", validate("query", tokenQuery), async (c) => {
+	const token = c.req.valid("query").token ?? "";
+	const state = token ? await confirmationState(c, token) : "invalid";
+	if (!c.req.header("Accept")?.includes("text/html") && c.req.header("Accept")?.includes("application/json")) {
+		return c.json({ status: state === "spent" ? "invalid" : state });
+	}
+	const t = c.get("t");
+	const title = t("pages.confirm.title");
+	if (state === "valid") {
+		return page(c, title, html`<p>${t("pages.confirm.prompt")}</p>
+<form method="post" action="/v1/auth/confirm?lang=${c.get("lang")}">
+<input type="hidden" name="token" value="${token}">
+<button type="submit">${t("pages.confirm.button")}</button>
+</form>`);
+	}
+	if (state === "confirmed") return page(c, title, statusMessage(t("pages.confirm.already")));
+	const key = state === "expired" ? "pages.confirm.expired" : "pages.confirm.invalid";
+	return page(c, title, html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`);
+});
+
+confirmationRoutes.post("/confirm", validateJsonOrForm(tokenBody), async (c) => {
+	const { token } = c.req.valid("json");
+	const db = c.get("db");
+	const spent = await spendVerificationToken(db, token, "confirm_email", confirmEmailEffect(db));
+	let outcome: Outcome = "ok";
+	if (!spent.ok) {
+		const state = spent.state === "spent" ? await confirmationState(c, token) : spent.state;
+		outcome = state === "confirmed" ? "already" : state === "expired" ? "expired" : "invalid";
+	}
+	const t = c.get("t");
+	if (isFormRequest(c.req.header("Content-Type"))) {
+		const title = t("pages.confirm.title");
+		if (outcome === "ok") return page(c, title, statusMessage(t("pages.confirm.success")));
+		if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
+		const key = outcome === "expired" ? "pages.confirm.expired" : "pages.confirm.invalid";
+		const body = html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`;
+		return page(c, title, body, outcome === "expired" ? 410 : 400);
+	}
+	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
+	return c.json({ message: t("messages.email_confirmed") });
+});
+
+confirmationRoutes.post("/confirm/resend", validateJsonOrForm(emailBody), async (c) => {
+	const db = c.get("db");
+	const user = await findUserByEmail(db, c.req.valid("json").email);
+	if (user && !user.emailConfirmedAt) {
+		const outboxId = await queueAccountMail(db, c.get("config"), user, "confirm");
+		c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
+	}
+	return accepted(c, "messages.confirmation_resent", "pages.confirm.title");
+});
+
+confirmationRoutes.post("/password/forgot", validateJsonOrForm(emailBody), async (c) => {
+	const db = c.get("db");
+	const user = await findUserByEmail(db, c.req.valid("json").email);
+	if (user) {
+		const outboxId = await queueAccountMail(db, c.get("config"), user, "reset");
+		c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
+	}
+	return accepted(c, "messages.reset_requested", "pages.reset.title");
+});
+
+/** The same 202 for known and unknown addresses (no account enumeration). */
+function accepted(c: Context<AppEnv>, messageKey: string, titleKey: string) {
+	const t = c.get("t");
+	if (isFormRequest(c.req.header("Content-Type"))) {
+		const lang = c.get("lang");
+		return c.html(renderPage({ lang, dir: directionOf(lang), title: t(titleKey), body: statusMessage(t(messageKey)) }), 202, PAGE_HEADERS);
+	}
+	return c.json({ message: t(messageKey) }, 202);
+}
+
+confirmationRoutes.get("/password/reset", validate("query", tokenQuery), async (c) => {
+	const token = c.req.valid("query").token ?? "";
+	const { state } = token ? await inspectVerificationToken(c.get("db"), token, "reset_password") : { state: "invalid" };
+	const t = c.get("t");
+	const title = t("pages.reset.title");
+	if (state === "valid") {
+		return page(c, title, html`<p>${t("pages.reset.prompt")}</p>
+<form method="post" action="/v1/auth/password/reset?lang=${c.get("lang")}">
+<input type="hidden" name="token" value="${token}">
+<label for="password">${t("pages.reset.label")}</label>
+<input id="password" name="password" type="password" autocomplete="new-password" minlength="${PASSWORD_MIN}" maxlength="${PASSWORD_MAX}" required aria-describedby="password-hint">
+<p id="password-hint">${t("pages.reset.hint", { min: PASSWORD_MIN, max: PASSWORD_MAX })}</p>
+<button type="submit">${t("pages.reset.button")}</button>
+</form>`);
+	}
+	const key = state === "expired" ? "pages.reset.expired" : "pages.reset.invalid";
+	return page(c, title, html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`);
+});
+
+confirmationRoutes.post("/password/reset", validateJsonOrForm(resetBody), async (c) => {
+	const { token, password } = c.req.valid("json");
+	const outcome = await resetPassword(c, token, password);
+	const t = c.get("t");
+	if (isFormRequest(c.req.header("Content-Type"))) {
+		const title = t("pages.reset.title");
+		if (outcome === "ok") return page(c, title, statusMessage(t("pages.reset.success")));
+		const key = outcome === "expired" ? "pages.reset.expired" : "pages.reset.invalid";
+		const body = html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`;
+		return page(c, title, body, outcome === "expired" ? 410 : 400);
+	}
+	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
+	return c.json({ message: t("messages.password_reset") });
+});
+
+/** Checks the token cheaply before paying for the hash, then spends it atomically with its effects. */
+async function resetPassword(c: Context<AppEnv>, token: string, password: string): Promise<Exclude<Outcome, "already">> {
+	const db = c.get("db");
+	const peek = await inspectVerificationToken(db, token, "reset_password");
+	if (peek.state === "expired") return "expired";
+	if (peek.state !== "valid" || !peek.userId) return "invalid";
+	const user = await findUserById(db, peek.userId);
+	if (user && password.trim().toLowerCase() === user.email) {
+		throw new AppError("validation_failed", {
+			params: { count: 1 },
+			issues: [{ path: "password", code: "password_equals_email", key: "validation.password_equals_email" }],
+		});
+	}
+	const passwordHash = await hashPassword(password);
+	const spent = await spendVerificationToken(db, token, "reset_password", resetPasswordEffect(db, passwordHash));
+	if (spent.ok) return "ok";
+	return spent.state === "expired" ? "expired" : "invalid";
+}

@@ -1,0 +1,46 @@
+import type { Config } from "../config";
+import type { Database } from "../db/client";
+import type { User } from "../db/schema";
+import { directionOf, matchLocale, translator } from "../lib/i18n";
+import { type MailKind, renderActionMail } from "../lib/mail-templates";
+import { enqueueMail } from "./outbox";
+import { issueVerificationToken } from "./verification";
+
+/**
+ * Issues the token a mail needs (if any), renders the mail in the RECIPIENT's saved locale (not
+ * the request's) and records it in the outbox. Returns the outbox id to deliver after the response.
+ */
+export async function queueAccountMail(db: Database, config: Config, user: User, kind: MailKind): Promise<string> {
+	let link: string;
+	let ttlSeconds: number;
+	if (kind === "confirm") {
+		ttlSeconds = config.CONFIRMATION_TTL_SECONDS;
+		const token = await issueVerificationToken(db, user.id, "confirm_email", ttlSeconds);
+		link = actionLink(config, "/v1/auth/confirm", token);
+	} else {
+		// The "you already have an account" notice carries a reset link too: the likeliest reason
+		// to register again is a forgotten password.
+		ttlSeconds = config.RESET_TTL_SECONDS;
+		const token = await issueVerificationToken(db, user.id, "reset_password", ttlSeconds);
+		link = actionLink(config, "/v1/auth/password/reset", token);
+	}
+	const lang = matchLocale(user.locale) ?? config.DEFAULT_LOCALE;
+	const message = await renderActionMail({
+		kind,
+		to: user.email,
+		name: user.name,
+		t: translator(lang),
+		lang,
+		dir: directionOf(lang),
+		appName: config.APP_NAME,
+		link,
+		ttlMinutes: Math.round(ttlSeconds / 60),
+	});
+	return enqueueMail(db, message);
+}
+
+function actionLink(config: Config, path: string, token: string): string {
+	const url = new URL(path, config.appUrl);
+	url.searchParams.set("token", token);
+	return url.toString();
+}

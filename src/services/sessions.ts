@@ -1,0 +1,127 @@
+import { and, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { refreshTokens, type Session, sessions, type User, users } from "../db/schema";
+import { hashToken, newId, newSecretToken } from "../lib/crypto";
+
+export type NewSession = { session: Session; refreshToken: string };
+
+/** Starts a session with an absolute lifetime and its first refresh token, in one round trip. */
+export async function createSession(
+	db: Database,
+	input: { userId: string; lifetimeSeconds: number; userAgent?: string | null; ip?: string | null },
+): Promise<NewSession> {
+	const now = Date.now();
+	const session: Session = {
+		id: newId(),
+		userId: input.userId,
+		expiresAt: new Date(now + input.lifetimeSeconds * 1000),
+		revokedAt: null,
+		userAgent: input.userAgent?.slice(0, 512) ?? null,
+		ip: input.ip ?? null,
+		createdAt: new Date(now),
+	};
+	const refreshToken = newSecretToken();
+	await db.batch([
+		db.insert(sessions).values(session),
+		db.insert(refreshTokens).values({ tokenHash: hashToken(refreshToken), sessionId: session.id }),
+	]);
+	return { session, refreshToken };
+}
+
+export type RotateResult =
+	| { ok: true; session: Session; user: User; refreshToken: string }
+	| { ok: false; reason: "invalid" | "reused" };
+
+/**
+ * Spends a refresh token and issues its successor. The spend is a single conditional UPDATE, so
+ * of two concurrent uses exactly one wins; presenting a spent token of a live session is treated
+ * as theft and revokes that session.
+ */
+export async function rotateRefreshToken(db: Database, token: string): Promise<RotateResult> {
+	const tokenHash = hashToken(token);
+	const now = new Date();
+	const spent = await db
+		.update(refreshTokens)
+		.set({ spentAt: now })
+		.where(
+			and(
+				eq(refreshTokens.tokenHash, tokenHash),
+				isNull(refreshTokens.spentAt),
+				sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now.getTime()})`,
+			),
+		)
+		.returning({ sessionId: refreshTokens.sessionId });
+	const winner = spent[0];
+	if (winner) {
+		const next = newSecretToken();
+		const [, rows] = await db.batch([
+			db.insert(refreshTokens).values({ tokenHash: hashToken(next), sessionId: winner.sessionId }),
+			db
+				.select({ session: sessions, user: users })
+				.from(sessions)
+				.innerJoin(users, eq(users.id, sessions.userId))
+				.where(eq(sessions.id, winner.sessionId)),
+		]);
+		const row = rows[0];
+		if (!row) return { ok: false, reason: "invalid" };
+		return { ok: true, session: row.session, user: row.user, refreshToken: next };
+	}
+	const known = await db
+		.select({ spentAt: refreshTokens.spentAt, session: sessions })
+		.from(refreshTokens)
+		.innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+		.where(eq(refreshTokens.tokenHash, tokenHash))
+		.get();
+	const live = known && known.session.revokedAt === null && known.session.expiresAt.getTime() > now.getTime();
+	if (known?.spentAt && live) {
+		await revokeSession(db, known.session.id);
+		return { ok: false, reason: "reused" };
+	}
+	return { ok: false, reason: "invalid" };
+}
+
+/** Revokes one session; its access and refresh tokens stop working on the next request. */
+export async function revokeSession(db: Database, sessionId: string): Promise<void> {
+	await db
+		.update(sessions)
+		.set({ revokedAt: new Date() })
+		.where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
+
+/** Revokes every live session of a user, optionally sparing the caller's own. */
+export async function revokeUserSessions(db: Database, userId: string, exceptSessionId?: string): Promise<void> {
+	const conditions = [eq(sessions.userId, userId), isNull(sessions.revokedAt)];
+	if (exceptSessionId) conditions.push(ne(sessions.id, exceptSessionId));
+	await db
+		.update(sessions)
+		.set({ revokedAt: new Date() })
+		.where(and(...conditions));
+}
+
+export type ActiveSession = { session: Session; user: User; providers: string[] };
+
+/**
+ * Loads a live session with its user and linked providers in ONE statement: this runs on every
+ * authenticated request, and revocation must be seen at once, so nothing is cached.
+ */
+export async function findActiveSession(db: Database, sessionId: string, userId: string): Promise<ActiveSession | null> {
+	const row = await db
+		.select({
+			session: sessions,
+			user: users,
+			providers: sql<string>`(select json_group_array(provider) from oauth_accounts where user_id = ${users.id})`,
+		})
+		.from(sessions)
+		.innerJoin(users, eq(users.id, sessions.userId))
+		.where(
+			and(
+				eq(sessions.id, sessionId),
+				eq(sessions.userId, userId),
+				isNull(sessions.revokedAt),
+				gt(sessions.expiresAt, new Date()),
+			),
+		)
+		.get();
+	if (!row) return null;
+	return { session: row.session, user: row.user, providers: JSON.parse(row.providers) as string[] };
+}

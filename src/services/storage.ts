@@ -1,0 +1,33 @@
+/** R2 key prefix of everything a user owns. */
+export function userPrefix(userId: string): string {
+	return `users/${userId}/`;
+}
+
+/** R2 key of an image's bytes. Filenames never appear in keys. */
+export function imageKey(userId: string, imageId: string): string {
+	return `users/${userId}/images/${imageId}`;
+}
+
+/** R2 key of a user's avatar. */
+export function avatarKey(userId: string): string {
+	return `users/${userId}/avatar`;
+}
+
+/**
+ * Deletes every object under the user's prefix, a page (up to 1000 keys, R2's batch limit) at a
+ * time, so a user with thousands of images is removed in a bounded number of calls.
+ */
+export async function deleteUserObjects(bucket: R2Bucket, userId: string): Promise<number> {
+	let deleted = 0;
+	let cursor: string | undefined;
+	do {
+		const page = await bucket.list({ prefix: userPrefix(userId), cursor, limit: 1000 });
+		const keys = page.objects.map((object) => object.key);
+		if (keys.length > 0) {
+			await bucket.delete(keys);
+			deleted += keys.length;
+		}
+		cursor = page.truncated ? page.cursor : undefined;
+	} while (cursor);
+	return deleted;
+}

@@ -1,0 +1,116 @@
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Database } from "../db/client";
+import { sessions, users, verificationTokens } from "../db/schema";
+import { hashToken, newSecretToken } from "../lib/crypto";
+
+export type TokenPurpose = "confirm_email" | "reset_password" | "oauth_login";
+
+/**
+ * Issues a single-use token for `purpose` and deletes every older one of the same user and
+ * purpose in the same batch: a new link always replaces the previous links.
+ */
+export async function issueVerificationToken(
+	db: Database,
+	userId: string,
+	purpose: TokenPurpose,
+	ttlSeconds: number,
+): Promise<string> {
+	const token = newSecretToken();
+	await db.batch([
+		db
+			.delete(verificationTokens)
+			.where(and(eq(verificationTokens.userId, userId), eq(verificationTokens.purpose, purpose))),
+		db.insert(verificationTokens).values({
+			tokenHash: hashToken(token),
+			userId,
+			purpose,
+			expiresAt: new Date(Date.now() + ttlSeconds * 1000),
+		}),
+	]);
+	return token;
+}
+
+export type TokenState = "valid" | "expired" | "invalid" | "spent";
+
+/** Reads a token's state without spending it (GET pages must never spend). */
+export async function inspectVerificationToken(
+	db: Database,
+	token: string,
+	purpose: TokenPurpose,
+): Promise<{ state: TokenState; userId?: string }> {
+	const row = await db
+		.select()
+		.from(verificationTokens)
+		.where(and(eq(verificationTokens.tokenHash, hashToken(token)), eq(verificationTokens.purpose, purpose)))
+		.get();
+	if (!row) return { state: "invalid" };
+	if (row.spentAt) return { state: "spent", userId: row.userId };
+	if (row.expiresAt.getTime() <= Date.now()) return { state: "expired", userId: row.userId };
+	return { state: "valid", userId: row.userId };
+}
+
+export type SpendResult = { ok: true; userId: string } | { ok: false; state: Exclude<TokenState, "valid"> };
+
+/**
+ * Spends a token atomically together with its effects. The spend is a conditional UPDATE stamped
+ * with a unique time; `effects` get that stamp and must only touch rows of the spending user via
+ * `spentBy(stamp)`, so when a concurrent request wins, the loser's effects match nothing. All of it
+ * runs as one D1 batch (one transaction).
+ */
+export async function spendVerificationToken(
+	db: Database,
+	token: string,
+	purpose: TokenPurpose,
+	effects: (spentBy: ReturnType<typeof spentBySubquery>) => BatchItem<"sqlite">[] = () => [],
+): Promise<SpendResult> {
+	const tokenHash = hashToken(token);
+	// A unique stamp (ms plus a random sub-ms fraction) tells this spend apart from a concurrent one.
+	const stamp = Date.now() + Math.random();
+	const spend = db
+		.update(verificationTokens)
+		.set({ spentAt: sql`${stamp}` })
+		.where(
+			and(
+				eq(verificationTokens.tokenHash, tokenHash),
+				eq(verificationTokens.purpose, purpose),
+				isNull(verificationTokens.spentAt),
+				gt(verificationTokens.expiresAt, new Date()),
+			),
+		)
+		.returning({ userId: verificationTokens.userId });
+	const [spent] = await db.batch([spend, ...effects(spentBySubquery(tokenHash, stamp))]);
+	const winner = spent[0];
+	if (winner) return { ok: true, userId: winner.userId };
+	const { state } = await inspectVerificationToken(db, token, purpose);
+	return { ok: false, state: state === "valid" ? "spent" : state };
+}
+
+/** SQL selecting the user id of the token spent with `stamp` (empty when another request won). */
+export function spentBySubquery(tokenHash: string, stamp: number) {
+	return sql`(select ${verificationTokens.userId} from ${verificationTokens} where ${verificationTokens.tokenHash} = ${tokenHash} and ${verificationTokens.spentAt} = ${stamp})`;
+}
+
+/** Effect: mark the spending user's email as confirmed. */
+export function confirmEmailEffect(db: Database) {
+	return (spentBy: ReturnType<typeof spentBySubquery>) => [
+		db
+			.update(users)
+			.set({ emailConfirmedAt: new Date(), updatedAt: new Date() })
+			.where(and(sql`${users.id} = ${spentBy}`, isNull(users.emailConfirmedAt))),
+	];
+}
+
+/** Effect: set the spending user's password hash and revoke all of their sessions. */
+export function resetPasswordEffect(db: Database, passwordHash: string) {
+	return (spentBy: ReturnType<typeof spentBySubquery>) => [
+		db
+			.update(users)
+			.set({ passwordHash, updatedAt: new Date() })
+			.where(sql`${users.id} = ${spentBy}`),
+		db
+			.update(sessions)
+			.set({ revokedAt: new Date() })
+			.where(and(sql`${sessions.userId} = ${spentBy}`, isNull(sessions.revokedAt))),
+	];
+}

@@ -1,0 +1,33 @@
+import type { Config } from "./config";
+import type { Database } from "./db/client";
+import type { Session, User } from "./db/schema";
+import type { AccessClaims } from "./lib/jwt";
+import type { Translate } from "./lib/i18n";
+import type { MailTransport } from "./services/mail";
+
+/** The signed-in caller, set by `requireAuth`. */
+export type AuthContext = {
+	user: User;
+	session: Session;
+	claims: AccessClaims;
+	/** Providers linked to the user, read in the same query as the session. */
+	providers: string[];
+};
+
+/** How the request's language was chosen; a saved user locale only overrides the weaker sources. */
+export type LanguageSource = "query" | "user" | "header" | "default";
+
+/** The one environment type of the app: Worker bindings plus per-request variables. */
+export type AppEnv = {
+	Bindings: Cloudflare.Env;
+	Variables: {
+		config: Config;
+		db: Database;
+		mail: MailTransport;
+		requestId: string;
+		lang: string;
+		langSource: LanguageSource;
+		t: Translate;
+		auth: AuthContext;
+	};
+};
