@@ -55,7 +55,8 @@ const configSchema = z
 			ctx.addIssue({
 				code: "custom",
 				path: ["JWT_SECRET"],
-				message: "JWT_SECRET must be set to at least 32 bytes outside local development (wrangler secret put JWT_SECRET)",
+				message:
+					"JWT_SECRET must be set to at least 32 bytes outside local development (wrangler secret put JWT_SECRET)",
 			});
 		}
 	});

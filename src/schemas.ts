@@ -26,12 +26,22 @@ const nameSchema = z.string().trim().min(1).max(100);
 /** Refuses a password equal to the account's email, with a localized reason. */
 function passwordNotEmail<T extends { email: string; password: string }>(value: T, ctx: z.RefinementCtx) {
 	if (value.password.trim().toLowerCase() === value.email.trim().toLowerCase()) {
-		ctx.addIssue({ code: "custom", path: ["password"], params: { code: "password_equals_email" }, message: "password equals email" });
+		ctx.addIssue({
+			code: "custom",
+			path: ["password"],
+			params: { code: "password_equals_email" },
+			message: "password equals email",
+		});
 	}
 }
 
 export const registerBody = z
-	.object({ email: emailSchema, password: passwordSchema, name: nameSchema.optional(), locale: localeSchema.optional() })
+	.object({
+		email: emailSchema,
+		password: passwordSchema,
+		name: nameSchema.optional(),
+		locale: localeSchema.optional(),
+	})
 	.superRefine(passwordNotEmail);
 
 export const loginBody = z.object({ email: z.string().max(254), password: z.string().max(1024) });

@@ -42,7 +42,9 @@ export async function signAccessToken(claims: AccessClaims, secret: string): Pro
 
 function decodeJson(part: string): unknown {
 	try {
-		return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(decodeBase64urlIgnorePadding(part)));
+		return JSON.parse(
+			new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(decodeBase64urlIgnorePadding(part)),
+		);
 	} catch {
 		return null;
 	}
@@ -76,7 +78,7 @@ export async function verifyAccessToken(
 	if (parts.length !== 3) return { ok: false, reason: "invalid" };
 	const [header, payload, signature] = parts as [string, string, string];
 	const headerValue = decodeJson(header) as Record<string, unknown> | null;
-	if (!headerValue || headerValue.alg !== "HS256" || (headerValue.typ !== undefined && headerValue.typ !== "JWT")) {
+	if (headerValue?.alg !== "HS256" || (headerValue.typ !== undefined && headerValue.typ !== "JWT")) {
 		return { ok: false, reason: "invalid" };
 	}
 	if (Object.keys(headerValue).some((k) => k !== "alg" && k !== "typ")) return { ok: false, reason: "invalid" };

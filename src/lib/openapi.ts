@@ -66,7 +66,8 @@ export function buildOpenApiDocument(
 		const path = route.path.replace(/:([A-Za-z_]+)/g, "{$1}");
 		const method = route.method.toLowerCase();
 		paths[path] ??= {};
-		const operation = (paths[path][method] ??= {
+		const operations = paths[path];
+		operations[method] ??= {
 			parameters: [...path.matchAll(/\{([A-Za-z_]+)\}/g)].map((m) => ({
 				name: m[1],
 				in: "path",
@@ -76,7 +77,8 @@ export function buildOpenApiDocument(
 			responses: {
 				default: { description: "Problem details", content: { "application/problem+json": { schema: problemSchema } } },
 			},
-		});
+		};
+		const operation = operations[method];
 		if (doc) {
 			operation.summary = doc.summary;
 			if (doc.tags) operation.tags = doc.tags;

@@ -69,9 +69,7 @@ export async function verifyPassword(stored: string, password: string): Promise<
 /** True when the stored hash was made with other parameters than today's and should be redone. */
 export function needsRehash(stored: string, params: ScryptParams = PASSWORD_PARAMS): boolean {
 	const parsed = parseHash(stored);
-	return (
-		!parsed || parsed.params.logN !== params.logN || parsed.params.r !== params.r || parsed.params.p !== params.p
-	);
+	return !parsed || parsed.params.logN !== params.logN || parsed.params.r !== params.r || parsed.params.p !== params.p;
 }
 
 /**

@@ -17,12 +17,18 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
 	target: Target,
 	schema: Schema,
 ) {
-	const middleware = zValidator(target, schema, (result) => {
-		if (!result.success) {
-			const issues = result.error.issues.map(toFieldIssue);
-			throw new AppError("validation_failed", { issues, params: { count: issues.length } });
-		}
-	});
+	const middleware = zValidator(
+		target,
+		schema,
+		(result) => {
+			if (!result.success) {
+				const issues = result.error.issues.map(toFieldIssue);
+				throw new AppError("validation_failed", { issues, params: { count: issues.length } });
+			}
+		},
+		// Zod drops `issue.input` unless asked; toFieldIssue needs it to tell "missing" from "wrong type".
+		{ validationFunction: (zodSchema, value) => zodSchema.safeParseAsync(value, { reportInput: true }) },
+	);
 	const meta: ValidationMeta = { target, schema };
 	Object.defineProperty(middleware, VALIDATION_SCHEMA, { value: meta });
 	return middleware;

@@ -17,7 +17,12 @@ authRoutes.post("/register", validate("json", registerBody), async (c) => {
 	const db = c.get("db");
 	const result = await registerUser(db, { ...body, locale: body.locale ?? c.get("lang") });
 	// Same status and body either way; only the mail differs, and only its owner sees it.
-	const outboxId = await queueAccountMail(db, c.get("config"), result.user, result.status === "created" ? "confirm" : "exists");
+	const outboxId = await queueAccountMail(
+		db,
+		c.get("config"),
+		result.user,
+		result.status === "created" ? "confirm" : "exists",
+	);
 	c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
 	return c.json({ message: c.get("t")("messages.register_accepted") }, 202);
 });

@@ -62,15 +62,23 @@ confirmationRoutes.get("/confirm", validate("query", tokenQuery), async (c) => {
 	const t = c.get("t");
 	const title = t("pages.confirm.title");
 	if (state === "valid") {
-		return page(c, title, html`<p>${t("pages.confirm.prompt")}</p>
+		return page(
+			c,
+			title,
+			html`<p>${t("pages.confirm.prompt")}</p>
 <form method="post" action="/v1/auth/confirm?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
 <button type="submit">${t("pages.confirm.button")}</button>
-</form>`);
+</form>`,
+		);
 	}
 	if (state === "confirmed") return page(c, title, statusMessage(t("pages.confirm.already")));
 	const key = state === "expired" ? "pages.confirm.expired" : "pages.confirm.invalid";
-	return page(c, title, html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`);
+	return page(
+		c,
+		title,
+		html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`,
+	);
 });
 
 confirmationRoutes.post("/confirm", validateJsonOrForm(tokenBody), async (c) => {
@@ -120,7 +128,11 @@ function accepted(c: Context<AppEnv>, messageKey: string, titleKey: string) {
 	const t = c.get("t");
 	if (isFormRequest(c.req.header("Content-Type"))) {
 		const lang = c.get("lang");
-		return c.html(renderPage({ lang, dir: directionOf(lang), title: t(titleKey), body: statusMessage(t(messageKey)) }), 202, PAGE_HEADERS);
+		return c.html(
+			renderPage({ lang, dir: directionOf(lang), title: t(titleKey), body: statusMessage(t(messageKey)) }),
+			202,
+			PAGE_HEADERS,
+		);
 	}
 	return c.json({ message: t(messageKey) }, 202);
 }
@@ -131,17 +143,25 @@ confirmationRoutes.get("/password/reset", validate("query", tokenQuery), async (
 	const t = c.get("t");
 	const title = t("pages.reset.title");
 	if (state === "valid") {
-		return page(c, title, html`<p>${t("pages.reset.prompt")}</p>
+		return page(
+			c,
+			title,
+			html`<p>${t("pages.reset.prompt")}</p>
 <form method="post" action="/v1/auth/password/reset?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
 <label for="password">${t("pages.reset.label")}</label>
 <input id="password" name="password" type="password" autocomplete="new-password" minlength="${PASSWORD_MIN}" maxlength="${PASSWORD_MAX}" required aria-describedby="password-hint">
 <p id="password-hint">${t("pages.reset.hint", { min: PASSWORD_MIN, max: PASSWORD_MAX })}</p>
 <button type="submit">${t("pages.reset.button")}</button>
-</form>`);
+</form>`,
+		);
 	}
 	const key = state === "expired" ? "pages.reset.expired" : "pages.reset.invalid";
-	return page(c, title, html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`);
+	return page(
+		c,
+		title,
+		html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`,
+	);
 });
 
 confirmationRoutes.post("/password/reset", validateJsonOrForm(resetBody), async (c) => {
@@ -160,7 +180,11 @@ confirmationRoutes.post("/password/reset", validateJsonOrForm(resetBody), async 
 });
 
 /** Checks the token cheaply before paying for the hash, then spends it atomically with its effects. */
-async function resetPassword(c: Context<AppEnv>, token: string, password: string): Promise<Exclude<Outcome, "already">> {
+async function resetPassword(
+	c: Context<AppEnv>,
+	token: string,
+	password: string,
+): Promise<Exclude<Outcome, "already">> {
 	const db = c.get("db");
 	const peek = await inspectVerificationToken(db, token, "reset_password");
 	if (peek.state === "expired") return "expired";

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { sql } from "drizzle-orm";
 import { AppError } from "../lib/errors";
-import { listLocales } from "../lib/i18n";
+import { defaultLocale, listLocales } from "../lib/i18n";
 import type { AppEnv } from "../types";
 
 export const systemRoutes = new Hono<AppEnv>();
@@ -16,5 +16,5 @@ systemRoutes.get("/health", async (c) => {
 });
 
 systemRoutes.get("/v1/locales", (c) => {
-	return c.json({ default: c.get("config").DEFAULT_LOCALE, locales: listLocales() });
+	return c.json({ default: defaultLocale(c.get("config").DEFAULT_LOCALE), locales: listLocales() });
 });

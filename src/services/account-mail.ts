@@ -1,7 +1,7 @@
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import type { User } from "../db/schema";
-import { directionOf, matchLocale, translator } from "../lib/i18n";
+import { defaultLocale, directionOf, matchLocale, translator } from "../lib/i18n";
 import { type MailKind, renderActionMail } from "../lib/mail-templates";
 import { enqueueMail } from "./outbox";
 import { issueVerificationToken } from "./verification";
@@ -24,7 +24,7 @@ export async function queueAccountMail(db: Database, config: Config, user: User,
 		const token = await issueVerificationToken(db, user.id, "reset_password", ttlSeconds);
 		link = actionLink(config, "/v1/auth/password/reset", token);
 	}
-	const lang = matchLocale(user.locale) ?? config.DEFAULT_LOCALE;
+	const lang = matchLocale(user.locale) ?? defaultLocale(config.DEFAULT_LOCALE);
 	const message = await renderActionMail({
 		kind,
 		to: user.email,

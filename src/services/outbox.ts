@@ -50,7 +50,13 @@ export async function deliverMail(db: Database, transport: MailTransport, ids: s
 			continue;
 		}
 		const failed = !result.retryable || attempts >= MAX_MAIL_ATTEMPTS;
-		log("warn", "mail_delivery_failed", { outboxId: row.id, attempts, failed, transport: transport.name, error: result.error });
+		log("warn", "mail_delivery_failed", {
+			outboxId: row.id,
+			attempts,
+			failed,
+			transport: transport.name,
+			error: result.error,
+		});
 		await db
 			.update(outbox)
 			.set({

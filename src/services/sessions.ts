@@ -29,7 +29,7 @@ export async function createSession(
 }
 
 export type RotateResult =
-	| { ok: true; session: Session; user: User; refreshToken: string }
+	| { ok: true; session: Session; user: User; providers: string[]; refreshToken: string }
 	| { ok: false; reason: "invalid" | "reused" };
 
 /**
@@ -54,17 +54,10 @@ export async function rotateRefreshToken(db: Database, token: string): Promise<R
 	const winner = spent[0];
 	if (winner) {
 		const next = newSecretToken();
-		const [, rows] = await db.batch([
-			db.insert(refreshTokens).values({ tokenHash: hashToken(next), sessionId: winner.sessionId }),
-			db
-				.select({ session: sessions, user: users })
-				.from(sessions)
-				.innerJoin(users, eq(users.id, sessions.userId))
-				.where(eq(sessions.id, winner.sessionId)),
-		]);
-		const row = rows[0];
-		if (!row) return { ok: false, reason: "invalid" };
-		return { ok: true, session: row.session, user: row.user, refreshToken: next };
+		await db.insert(refreshTokens).values({ tokenHash: hashToken(next), sessionId: winner.sessionId });
+		const active = await findActiveSession(db, winner.sessionId);
+		if (!active) return { ok: false, reason: "invalid" };
+		return { ok: true, ...active, refreshToken: next };
 	}
 	const known = await db
 		.select({ spentAt: refreshTokens.spentAt, session: sessions })
@@ -102,9 +95,14 @@ export type ActiveSession = { session: Session; user: User; providers: string[] 
 
 /**
  * Loads a live session with its user and linked providers in ONE statement: this runs on every
- * authenticated request, and revocation must be seen at once, so nothing is cached.
+ * authenticated request, and revocation must be seen at once, so nothing is cached. `userId`, when
+ * given, must own the session (the access token's `sub`).
  */
-export async function findActiveSession(db: Database, sessionId: string, userId: string): Promise<ActiveSession | null> {
+export async function findActiveSession(
+	db: Database,
+	sessionId: string,
+	userId?: string,
+): Promise<ActiveSession | null> {
 	const row = await db
 		.select({
 			session: sessions,
@@ -116,7 +114,7 @@ export async function findActiveSession(db: Database, sessionId: string, userId:
 		.where(
 			and(
 				eq(sessions.id, sessionId),
-				eq(sessions.userId, userId),
+				userId === undefined ? undefined : eq(sessions.userId, userId),
 				isNull(sessions.revokedAt),
 				gt(sessions.expiresAt, new Date()),
 			),

@@ -11,7 +11,11 @@ export function normalizeEmail(email: string): string {
 
 /** Looks a user up by email (normalized). */
 export async function findUserByEmail(db: Database, email: string): Promise<User | undefined> {
-	return db.select().from(users).where(eq(users.email, normalizeEmail(email))).get();
+	return db
+		.select()
+		.from(users)
+		.where(eq(users.email, normalizeEmail(email)))
+		.get();
 }
 
 /** Looks a user up by id. */

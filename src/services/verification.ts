@@ -104,10 +104,7 @@ export function confirmEmailEffect(db: Database) {
 /** Effect: set the spending user's password hash and revoke all of their sessions. */
 export function resetPasswordEffect(db: Database, passwordHash: string) {
 	return (spentBy: ReturnType<typeof spentBySubquery>) => [
-		db
-			.update(users)
-			.set({ passwordHash, updatedAt: new Date() })
-			.where(sql`${users.id} = ${spentBy}`),
+		db.update(users).set({ passwordHash, updatedAt: new Date() }).where(sql`${users.id} = ${spentBy}`),
 		db
 			.update(sessions)
 			.set({ revokedAt: new Date() })

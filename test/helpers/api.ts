@@ -70,7 +70,13 @@ export async function signedInUser(input: { email?: string; password?: string; l
 /** Asserts a problem+json response with the given status and code, and returns its body. */
 export async function expectProblem(res: Response, status: number, code: string) {
 	expect(res.headers.get("Content-Type")).toMatch(/^application\/problem\+json/);
-	const body = (await res.json()) as { code: string; status: number; title: string; detail: string; errors?: { path: string; code: string; message: string }[] };
+	const body = (await res.json()) as {
+		code: string;
+		status: number;
+		title: string;
+		detail: string;
+		errors?: { path: string; code: string; message: string }[];
+	};
 	expect({ status: res.status, code: body.code }).toEqual({ status, code });
 	expect(body.status).toBe(status);
 	return body;

@@ -4,7 +4,14 @@ import { fakeOrigin, recorded } from "./network";
 /** The origin tests point RESEND_BASE_URL at (see vitest.config.ts). */
 export const RESEND_ORIGIN = "https://resend.test";
 
-export type SentMail = { from: string; to: string | string[]; subject: string; html: string; text: string; idempotencyKey: string | null };
+export type SentMail = {
+	from: string;
+	to: string | string[];
+	subject: string;
+	html: string;
+	text: string;
+	idempotencyKey: string | null;
+};
 
 /**
  * Fakes Resend's `POST /emails`. `respond` can fail deliveries (e.g. a 500) to exercise retries;
