@@ -74,8 +74,13 @@ export class ConfigError extends Error {
 
 const cache = new WeakMap<object, Config>();
 
-// Local development without a secret still needs a key; it is per-isolate and never used in production.
-const localFallbackSecret = crypto.randomUUID() + crypto.randomUUID();
+// Local development without a secret still needs a key; it is per-isolate and never used in
+// production. Made on first use: Workers forbid random values in global scope.
+let localFallbackSecret: string | undefined;
+function localSecret(): string {
+	localFallbackSecret ??= crypto.randomUUID() + crypto.randomUUID();
+	return localFallbackSecret;
+}
 
 /**
  * Parses and validates the Worker's environment once per `env` object. Throws `ConfigError` with
@@ -92,7 +97,7 @@ export function loadConfig(env: Cloudflare.Env): Config {
 	const isLocal = parsed.data.ENVIRONMENT === "development" || parsed.data.ENVIRONMENT === "test";
 	const config: Config = {
 		...parsed.data,
-		JWT_SECRET: parsed.data.JWT_SECRET ?? localFallbackSecret,
+		JWT_SECRET: parsed.data.JWT_SECRET ?? localSecret(),
 		isLocal,
 		appUrl: new URL(parsed.data.APP_URL),
 	};

@@ -5,6 +5,7 @@ import { AppError } from "../lib/errors";
 import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
 import { directionOf } from "../lib/i18n";
 import { hashPassword } from "../lib/password";
+import { doc } from "../middleware/doc";
 import { isFormRequest, validate, validateJsonOrForm } from "../middleware/validate";
 import { PASSWORD_MAX, PASSWORD_MIN, emailBody, resetBody, tokenBody, tokenQuery } from "../schemas";
 import { queueAccountMail } from "../services/account-mail";
@@ -53,75 +54,95 @@ async function confirmationState(c: Context<AppEnv>, token: string): Promise<Tok
 }
 
 // GET never spends: mail scanners prefetch links. It shows a button that POSTs the token.
-confirmationRoutes.get("/confirm", validate("query", tokenQuery), async (c) => {
-	const token = c.req.valid("query").token ?? "";
-	const state = token ? await confirmationState(c, token) : "invalid";
-	if (!c.req.header("Accept")?.includes("text/html") && c.req.header("Accept")?.includes("application/json")) {
-		return c.json({ status: state === "spent" ? "invalid" : state });
-	}
-	const t = c.get("t");
-	const title = t("pages.confirm.title");
-	if (state === "valid") {
-		return page(
-			c,
-			title,
-			html`<p>${t("pages.confirm.prompt")}</p>
+confirmationRoutes.get(
+	"/confirm",
+	doc({ summary: "Confirmation page (spends nothing)", tags: ["confirmation"] }),
+	validate("query", tokenQuery),
+	async (c) => {
+		const token = c.req.valid("query").token ?? "";
+		const state = token ? await confirmationState(c, token) : "invalid";
+		if (!c.req.header("Accept")?.includes("text/html") && c.req.header("Accept")?.includes("application/json")) {
+			return c.json({ status: state === "spent" ? "invalid" : state });
+		}
+		const t = c.get("t");
+		const title = t("pages.confirm.title");
+		if (state === "valid") {
+			return page(
+				c,
+				title,
+				html`<p>${t("pages.confirm.prompt")}</p>
 <form method="post" action="/v1/auth/confirm?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
 <button type="submit">${t("pages.confirm.button")}</button>
 </form>`,
+			);
+		}
+		if (state === "confirmed") return page(c, title, statusMessage(t("pages.confirm.already")));
+		const key = state === "expired" ? "pages.confirm.expired" : "pages.confirm.invalid";
+		return page(
+			c,
+			title,
+			html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`,
 		);
-	}
-	if (state === "confirmed") return page(c, title, statusMessage(t("pages.confirm.already")));
-	const key = state === "expired" ? "pages.confirm.expired" : "pages.confirm.invalid";
-	return page(
-		c,
-		title,
-		html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`,
-	);
-});
+	},
+);
 
-confirmationRoutes.post("/confirm", validateJsonOrForm(tokenBody), async (c) => {
-	const { token } = c.req.valid("json");
-	const db = c.get("db");
-	const spent = await spendVerificationToken(db, token, "confirm_email", confirmEmailEffect(db));
-	let outcome: Outcome = "ok";
-	if (!spent.ok) {
-		const state = spent.state === "spent" ? await confirmationState(c, token) : spent.state;
-		outcome = state === "confirmed" ? "already" : state === "expired" ? "expired" : "invalid";
-	}
-	const t = c.get("t");
-	if (isFormRequest(c.req.header("Content-Type"))) {
-		const title = t("pages.confirm.title");
-		if (outcome === "ok") return page(c, title, statusMessage(t("pages.confirm.success")));
-		if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
-		const key = outcome === "expired" ? "pages.confirm.expired" : "pages.confirm.invalid";
-		const body = html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`;
-		return page(c, title, body, outcome === "expired" ? 410 : 400);
-	}
-	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
-	return c.json({ message: t("messages.email_confirmed") });
-});
+confirmationRoutes.post(
+	"/confirm",
+	doc({ summary: "Spend a confirmation token", tags: ["confirmation"] }),
+	validateJsonOrForm(tokenBody),
+	async (c) => {
+		const { token } = c.req.valid("json");
+		const db = c.get("db");
+		const spent = await spendVerificationToken(db, token, "confirm_email", confirmEmailEffect(db));
+		let outcome: Outcome = "ok";
+		if (!spent.ok) {
+			const state = spent.state === "spent" ? await confirmationState(c, token) : spent.state;
+			outcome = state === "confirmed" ? "already" : state === "expired" ? "expired" : "invalid";
+		}
+		const t = c.get("t");
+		if (isFormRequest(c.req.header("Content-Type"))) {
+			const title = t("pages.confirm.title");
+			if (outcome === "ok") return page(c, title, statusMessage(t("pages.confirm.success")));
+			if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
+			const key = outcome === "expired" ? "pages.confirm.expired" : "pages.confirm.invalid";
+			const body = html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`;
+			return page(c, title, body, outcome === "expired" ? 410 : 400);
+		}
+		if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
+		return c.json({ message: t("messages.email_confirmed") });
+	},
+);
 
-confirmationRoutes.post("/confirm/resend", validateJsonOrForm(emailBody), async (c) => {
-	const db = c.get("db");
-	const user = await findUserByEmail(db, c.req.valid("json").email);
-	if (user && !user.emailConfirmedAt) {
-		const outboxId = await queueAccountMail(db, c.get("config"), user, "confirm");
-		c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
-	}
-	return accepted(c, "messages.confirmation_resent", "pages.confirm.title");
-});
+confirmationRoutes.post(
+	"/confirm/resend",
+	doc({ summary: "Send a new confirmation link (always 202)", tags: ["confirmation"], responses: { 202: "Accepted" } }),
+	validateJsonOrForm(emailBody),
+	async (c) => {
+		const db = c.get("db");
+		const user = await findUserByEmail(db, c.req.valid("json").email);
+		if (user && !user.emailConfirmedAt) {
+			const outboxId = await queueAccountMail(db, c.get("config"), user, "confirm");
+			c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
+		}
+		return accepted(c, "messages.confirmation_resent", "pages.confirm.title");
+	},
+);
 
-confirmationRoutes.post("/password/forgot", validateJsonOrForm(emailBody), async (c) => {
-	const db = c.get("db");
-	const user = await findUserByEmail(db, c.req.valid("json").email);
-	if (user) {
-		const outboxId = await queueAccountMail(db, c.get("config"), user, "reset");
-		c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
-	}
-	return accepted(c, "messages.reset_requested", "pages.reset.title");
-});
+confirmationRoutes.post(
+	"/password/forgot",
+	doc({ summary: "Mail a password reset link (always 202)", tags: ["confirmation"], responses: { 202: "Accepted" } }),
+	validateJsonOrForm(emailBody),
+	async (c) => {
+		const db = c.get("db");
+		const user = await findUserByEmail(db, c.req.valid("json").email);
+		if (user) {
+			const outboxId = await queueAccountMail(db, c.get("config"), user, "reset");
+			c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
+		}
+		return accepted(c, "messages.reset_requested", "pages.reset.title");
+	},
+);
 
 /** The same 202 for known and unknown addresses (no account enumeration). */
 function accepted(c: Context<AppEnv>, messageKey: string, titleKey: string) {
@@ -137,16 +158,22 @@ function accepted(c: Context<AppEnv>, messageKey: string, titleKey: string) {
 	return c.json({ message: t(messageKey) }, 202);
 }
 
-confirmationRoutes.get("/password/reset", validate("query", tokenQuery), async (c) => {
-	const token = c.req.valid("query").token ?? "";
-	const { state } = token ? await inspectVerificationToken(c.get("db"), token, "reset_password") : { state: "invalid" };
-	const t = c.get("t");
-	const title = t("pages.reset.title");
-	if (state === "valid") {
-		return page(
-			c,
-			title,
-			html`<p>${t("pages.reset.prompt")}</p>
+confirmationRoutes.get(
+	"/password/reset",
+	doc({ summary: "Password reset page (spends nothing)", tags: ["confirmation"] }),
+	validate("query", tokenQuery),
+	async (c) => {
+		const token = c.req.valid("query").token ?? "";
+		const { state } = token
+			? await inspectVerificationToken(c.get("db"), token, "reset_password")
+			: { state: "invalid" };
+		const t = c.get("t");
+		const title = t("pages.reset.title");
+		if (state === "valid") {
+			return page(
+				c,
+				title,
+				html`<p>${t("pages.reset.prompt")}</p>
 <form method="post" action="/v1/auth/password/reset?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
 <label for="password">${t("pages.reset.label")}</label>
@@ -154,30 +181,36 @@ confirmationRoutes.get("/password/reset", validate("query", tokenQuery), async (
 <p id="password-hint">${t("pages.reset.hint", { min: PASSWORD_MIN, max: PASSWORD_MAX })}</p>
 <button type="submit">${t("pages.reset.button")}</button>
 </form>`,
+			);
+		}
+		const key = state === "expired" ? "pages.reset.expired" : "pages.reset.invalid";
+		return page(
+			c,
+			title,
+			html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`,
 		);
-	}
-	const key = state === "expired" ? "pages.reset.expired" : "pages.reset.invalid";
-	return page(
-		c,
-		title,
-		html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`,
-	);
-});
+	},
+);
 
-confirmationRoutes.post("/password/reset", validateJsonOrForm(resetBody), async (c) => {
-	const { token, password } = c.req.valid("json");
-	const outcome = await resetPassword(c, token, password);
-	const t = c.get("t");
-	if (isFormRequest(c.req.header("Content-Type"))) {
-		const title = t("pages.reset.title");
-		if (outcome === "ok") return page(c, title, statusMessage(t("pages.reset.success")));
-		const key = outcome === "expired" ? "pages.reset.expired" : "pages.reset.invalid";
-		const body = html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`;
-		return page(c, title, body, outcome === "expired" ? 410 : 400);
-	}
-	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
-	return c.json({ message: t("messages.password_reset") });
-});
+confirmationRoutes.post(
+	"/password/reset",
+	doc({ summary: "Set a new password with a reset token", tags: ["confirmation"] }),
+	validateJsonOrForm(resetBody),
+	async (c) => {
+		const { token, password } = c.req.valid("json");
+		const outcome = await resetPassword(c, token, password);
+		const t = c.get("t");
+		if (isFormRequest(c.req.header("Content-Type"))) {
+			const title = t("pages.reset.title");
+			if (outcome === "ok") return page(c, title, statusMessage(t("pages.reset.success")));
+			const key = outcome === "expired" ? "pages.reset.expired" : "pages.reset.invalid";
+			const body = html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`;
+			return page(c, title, body, outcome === "expired" ? 410 : 400);
+		}
+		if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
+		return c.json({ message: t("messages.password_reset") });
+	},
+);
 
 /** Checks the token cheaply before paying for the hash, then spends it atomically with its effects. */
 async function resetPassword(

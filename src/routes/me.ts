@@ -5,6 +5,7 @@ import { AppError } from "../lib/errors";
 import { verifyPassword } from "../lib/password";
 import { assertFreshToken, requireAuth } from "../middleware/auth";
 import { setLanguage } from "../middleware/language";
+import { doc } from "../middleware/doc";
 import { validate } from "../middleware/validate";
 import { changePasswordBody, patchMeBody } from "../schemas";
 import { revokeUserSessions } from "../services/sessions";
@@ -16,45 +17,64 @@ export const meRoutes = new Hono<AppEnv>();
 
 meRoutes.use("*", requireAuth());
 
-meRoutes.get("/", (c) => {
+meRoutes.get("/", doc({ summary: "The signed-in user", tags: ["accounts"], auth: true }), (c) => {
 	const { user, providers } = c.get("auth");
 	return c.json(presentUser(user, providers, c.get("config").appUrl));
 });
 
-meRoutes.patch("/", validate("json", patchMeBody), async (c) => {
-	const { user, providers } = c.get("auth");
-	const changes = c.req.valid("json");
-	const updated = await updateProfile(c.get("db"), user.id, changes);
-	// Answer in the newly chosen language unless the caller forced one with ?lang=.
-	if (changes.locale && c.get("langSource") !== "query") setLanguage(c, changes.locale, "user");
-	return c.json(presentUser(updated, providers, c.get("config").appUrl));
-});
+meRoutes.patch(
+	"/",
+	doc({ summary: "Update name or locale", tags: ["accounts"], auth: true }),
+	validate("json", patchMeBody),
+	async (c) => {
+		const { user, providers } = c.get("auth");
+		const changes = c.req.valid("json");
+		const updated = await updateProfile(c.get("db"), user.id, changes);
+		// Answer in the newly chosen language unless the caller forced one with ?lang=.
+		if (changes.locale && c.get("langSource") !== "query") setLanguage(c, changes.locale, "user");
+		return c.json(presentUser(updated, providers, c.get("config").appUrl));
+	},
+);
 
-meRoutes.delete("/", async (c) => {
-	assertFreshToken(c);
-	const { user } = c.get("auth");
-	// Objects first: if R2 fails, the account still exists and the request can simply be retried.
-	await deleteUserObjects(c.env.IMAGES, user.id);
-	await c.get("db").delete(users).where(eq(users.id, user.id));
-	return c.body(null, 204);
-});
+meRoutes.delete(
+	"/",
+	doc({
+		summary: "Delete the account and everything it owns (fresh token)",
+		tags: ["accounts"],
+		auth: true,
+		responses: { 204: "Deleted" },
+	}),
+	async (c) => {
+		assertFreshToken(c);
+		const { user } = c.get("auth");
+		// Objects first: if R2 fails, the account still exists and the request can simply be retried.
+		await deleteUserObjects(c.env.IMAGES, user.id);
+		await c.get("db").delete(users).where(eq(users.id, user.id));
+		return c.body(null, 204);
+	},
+);
 
-meRoutes.put("/password", validate("json", changePasswordBody), async (c) => {
-	assertFreshToken(c);
-	const { user, session } = c.get("auth");
-	const body = c.req.valid("json");
-	if (body.new_password.trim().toLowerCase() === user.email) {
-		throw validationError("new_password", "password_equals_email");
-	}
-	if (user.passwordHash) {
-		if (!body.current_password) throw validationError("current_password", "current_password_required");
-		if (!(await verifyPassword(user.passwordHash, body.current_password))) throw new AppError("invalid_credentials");
-	}
-	const db = c.get("db");
-	await setPassword(db, user.id, body.new_password);
-	await revokeUserSessions(db, user.id, session.id);
-	return c.json({ message: c.get("t")("messages.password_changed") });
-});
+meRoutes.put(
+	"/password",
+	doc({ summary: "Change or set the password (fresh token)", tags: ["accounts"], auth: true }),
+	validate("json", changePasswordBody),
+	async (c) => {
+		assertFreshToken(c);
+		const { user, session } = c.get("auth");
+		const body = c.req.valid("json");
+		if (body.new_password.trim().toLowerCase() === user.email) {
+			throw validationError("new_password", "password_equals_email");
+		}
+		if (user.passwordHash) {
+			if (!body.current_password) throw validationError("current_password", "current_password_required");
+			if (!(await verifyPassword(user.passwordHash, body.current_password))) throw new AppError("invalid_credentials");
+		}
+		const db = c.get("db");
+		await setPassword(db, user.id, body.new_password);
+		await revokeUserSessions(db, user.id, session.id);
+		return c.json({ message: c.get("t")("messages.password_changed") });
+	},
+);
 
 function validationError(path: string, code: string): AppError {
 	return new AppError("validation_failed", {

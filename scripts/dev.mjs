@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// `npm run dev`: local D1/R2 under .wrangler/state, migrations applied first, mail on the console.
+// Creates .dev.vars on first run with a random, dev-only JWT secret (never committed).
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const wrangler = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
+const devVars = join(root, ".dev.vars");
+
+if (!existsSync(devVars)) {
+	writeFileSync(
+		devVars,
+		[
+			"# Local development only (created by npm run dev; never commit this file).",
+			"ENVIRONMENT=development",
+			"APP_URL=http://localhost:8787",
+			`JWT_SECRET=${randomBytes(48).toString("base64url")}`,
+			"# Leave RESEND_API_KEY unset to print mail to this console.",
+			"",
+		].join("\n"),
+	);
+	console.log("Created .dev.vars with a random dev-only JWT_SECRET.");
+}
+
+const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "atrium", "--local"], {
+	cwd: root,
+	stdio: "inherit",
+	// Non-interactive: wrangler skips its confirmation prompt in CI mode.
+	env: { ...process.env, CI: "true" },
+});
+if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+
+const dev = spawn(process.execPath, [wrangler, "dev", ...process.argv.slice(2)], { cwd: root, stdio: "inherit" });
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+dev.on("exit", (code) => process.exit(code ?? 0));
