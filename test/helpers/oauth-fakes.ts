@@ -16,7 +16,12 @@ export const APP_SETTINGS = "https://app.test/settings/linked?tab=accounts";
 
 export const GITHUB = { clientId: "gh-client", clientSecret: "gh-secret" };
 export const GOOGLE = { clientId: "google-client.apps.googleusercontent.com", clientSecret: "google-secret" };
-export const OIDC = { issuer: "https://issuer.test", clientId: "oidc-client", clientSecret: "oidc-secret", name: "Test SSO" };
+export const OIDC = {
+	issuer: "https://issuer.test",
+	clientId: "oidc-client",
+	clientSecret: "oidc-secret",
+	name: "Test SSO",
+};
 
 export type ProviderName = "github" | "google" | "oidc";
 
@@ -66,7 +71,9 @@ export async function signJwt(
 	key: SigningKey,
 	header: Record<string, unknown> = {},
 ): Promise<string> {
-	const head = encodeBase64urlNoPadding(encoder.encode(JSON.stringify({ alg: "RS256", typ: "JWT", kid: key.kid, ...header })));
+	const head = encodeBase64urlNoPadding(
+		encoder.encode(JSON.stringify({ alg: "RS256", typ: "JWT", kid: key.kid, ...header })),
+	);
 	const body = encodeBase64urlNoPadding(encoder.encode(JSON.stringify(claims)));
 	const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key.privateKey, encoder.encode(`${head}.${body}`));
 	return `${head}.${body}.${encodeBase64urlNoPadding(new Uint8Array(signature))}`;
@@ -178,7 +185,8 @@ export class FakeIdentityProviders {
 		const expectedBasic = `Basic ${btoa(`${client.clientId}:${client.clientSecret}`)}`;
 		const grant = this.grants.get(form.get("code") ?? "");
 		if (basic !== expectedBasic) return { error: "invalid_client" } as const;
-		if (form.get("grant_type") !== "authorization_code" || !grant || grant.used) return { error: "invalid_grant" } as const;
+		if (form.get("grant_type") !== "authorization_code" || !grant || grant.used)
+			return { error: "invalid_grant" } as const;
 		grant.used = true;
 		if (grant.clientId !== client.clientId || grant.redirectUri !== form.get("redirect_uri")) {
 			return { error: "invalid_grant" } as const;
@@ -192,12 +200,17 @@ export class FakeIdentityProviders {
 	}
 
 	private async githubToken(request: Request): Promise<Response> {
-		if (new URL(request.url).pathname !== "/login/oauth/access_token") return new Response("not found", { status: 404 });
+		if (new URL(request.url).pathname !== "/login/oauth/access_token")
+			return new Response("not found", { status: 404 });
 		const failed = this.misbehaviour();
 		if (failed) return failed;
 		const result = await this.redeem(request, GITHUB);
 		// GitHub answers 200 with an error body for a bad code.
-		if ("error" in result) return Response.json({ error: "bad_verification_code", error_description: "The code passed is incorrect or expired." });
+		if ("error" in result)
+			return Response.json({
+				error: "bad_verification_code",
+				error_description: "The code passed is incorrect or expired.",
+			});
 		return Response.json({ access_token: result.accessToken, token_type: "bearer", scope: "read:user,user:email" });
 	}
 
@@ -209,7 +222,9 @@ export class FakeIdentityProviders {
 			return Response.json({ id: Number(user.id), login: `login${user.id}`, name: user.name ?? null, email: null });
 		}
 		if (path === "/user/emails") {
-			const primary = user.email ? [{ email: user.email, primary: true, verified: user.emailVerified, visibility: "private" }] : [];
+			const primary = user.email
+				? [{ email: user.email, primary: true, verified: user.emailVerified, visibility: "private" }]
+				: [];
 			const others = (user.otherEmails ?? []).map((entry) => ({ ...entry, primary: false, visibility: null }));
 			return Response.json([...others, ...primary]);
 		}
@@ -231,12 +246,19 @@ export class FakeIdentityProviders {
 			iat: now,
 			exp: now + 3600,
 			nonce: grant.nonce,
-			...(hideEmail ? {} : { email: grant.user.email ?? undefined, email_verified: grant.user.emailVerified, name: grant.user.name }),
+			...(hideEmail
+				? {}
+				: { email: grant.user.email ?? undefined, email_verified: grant.user.emailVerified, name: grant.user.name }),
 		};
 		const twist = this.misbehave?.kind === "id_token" ? this.misbehave : null;
 		const key = twist?.key ?? (provider === "google" ? keys.google : keys.oidc);
 		const idToken = await signJwt({ ...claims, ...twist?.claims }, key, twist?.header);
-		return Response.json({ access_token: result.accessToken, token_type: "Bearer", expires_in: 3600, id_token: idToken });
+		return Response.json({
+			access_token: result.accessToken,
+			token_type: "Bearer",
+			expires_in: 3600,
+			id_token: idToken,
+		});
 	}
 
 	private oidcIssuer(request: Request): Response | Promise<Response> {
@@ -262,7 +284,12 @@ export class FakeIdentityProviders {
 			if (path === "/userinfo") {
 				const user = this.tokens.get(request.headers.get("Authorization")?.replace(/^Bearer /, "") ?? "");
 				if (!user) return new Response(null, { status: 401 });
-				return Response.json({ sub: this.userinfoSub ?? user.id, email: user.email, email_verified: user.emailVerified, name: user.name });
+				return Response.json({
+					sub: this.userinfoSub ?? user.id,
+					email: user.email,
+					email_verified: user.emailVerified,
+					name: user.name,
+				});
 			}
 			return new Response("not found", { status: 404 });
 		});
@@ -318,7 +345,11 @@ export class CookieJar {
 export type StartedFlow = { jar: CookieJar; authorizationUrl: string };
 
 /** `GET /v1/auth/oauth/:provider` in a fresh browser; expects the 302 to the provider. */
-export async function startLogin(provider: ProviderName, redirectUri?: string, jar = new CookieJar()): Promise<StartedFlow> {
+export async function startLogin(
+	provider: ProviderName,
+	redirectUri?: string,
+	jar = new CookieJar(),
+): Promise<StartedFlow> {
 	const query = redirectUri ? `?redirect_uri=${encodeURIComponent(redirectUri)}` : "";
 	const res = await jar.get(`/v1/auth/oauth/${provider}${query}`);
 	expect(res.status).toBe(302);

@@ -1,0 +1,231 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { z } from "zod";
+import { AppError, type ErrorCode } from "../lib/errors";
+import { log } from "../lib/log";
+import { doc } from "../middleware/doc";
+import { validate } from "../middleware/validate";
+import {
+	enabledProviders,
+	getProvider,
+	type OAuthIdentity,
+	type OAuthProvider,
+	OAuthProviderError,
+} from "../services/oauth";
+import { linkedProviders, linkOAuthIdentity, resolveOAuthLogin } from "../services/oauth/accounts";
+import { type FlowState, startFlow, takeFlow } from "../services/oauth/flow";
+import { createSession, findActiveSession } from "../services/sessions";
+import { issueTokenResponse } from "../services/tokens";
+import { findUserById } from "../services/users";
+import { issueVerificationToken, spendVerificationToken } from "../services/verification";
+import type { AppEnv } from "../types";
+
+export const oauthRoutes = new Hono<AppEnv>();
+
+/** One-time login codes handed to the app in the redirect: short, since they travel in a URL. */
+const LOGIN_CODE_SECONDS = 60;
+
+const NO_STORE = { "Cache-Control": "no-store" };
+
+const startQuery = z.object({ redirect_uri: z.string().max(2048).optional() });
+
+const callbackQuery = z.object({
+	code: z.string().max(2048).optional(),
+	state: z.string().max(512).optional(),
+	error: z.string().max(256).optional(),
+	error_description: z.string().max(2048).optional(),
+});
+
+const exchangeBody = z.object({ code: z.string().min(1).max(512) });
+
+const providerParam = z.object({ provider: z.string().max(64) });
+
+/** The enabled provider named in the path, or 404 `provider_not_found`. */
+export function requireProvider(c: Context<AppEnv>, id: string): OAuthProvider {
+	const provider = getProvider(c.get("config"), id);
+	if (!provider) throw new AppError("provider_not_found");
+	return provider;
+}
+
+/** Exact-match allowlist (no prefixes, no patterns): an open redirect would hand login codes to anyone. */
+export function allowedRedirectUri(c: Context<AppEnv>, redirectUri: string | undefined): string | null {
+	if (redirectUri === undefined) return null;
+	if (!c.get("config").OAUTH_REDIRECT_URIS.includes(redirectUri)) throw new AppError("redirect_uri_not_allowed");
+	return redirectUri;
+}
+
+/** `base` with extra query parameters, keeping any it already has. */
+function withParams(base: string, params: Record<string, string>): string {
+	const url = new URL(base);
+	for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+	return url.toString();
+}
+
+/**
+ * Ends a flow that had a valid state but failed: back to the app with `?error=` when it gave a
+ * redirect_uri (the state proved that URL is the one it asked for), else problem+json.
+ */
+function flowFailure(c: Context<AppEnv>, flow: FlowState, code: ErrorCode): Response {
+	if (flow.redirectUri) return c.redirect(withParams(flow.redirectUri, { error: code }), 302);
+	throw new AppError(code);
+}
+
+oauthRoutes.get(
+	"/",
+	doc({ summary: "List the sign-in providers of this deployment", tags: ["OAuth"], responses: { 200: "Providers" } }),
+	(c) => {
+		const providers = enabledProviders(c.get("config")).map(({ id, name }) => ({ id, name }));
+		return c.json({ providers });
+	},
+);
+
+oauthRoutes.post(
+	"/exchange",
+	doc({
+		summary: "Exchange a one-time login code for tokens",
+		tags: ["OAuth"],
+		responses: { 200: "Tokens, as from login", 400: "token_invalid" },
+	}),
+	validate("json", exchangeBody),
+	async (c) => {
+		const spent = await spendVerificationToken(c.get("db"), c.req.valid("json").code, "oauth_login");
+		if (!spent.ok) throw new AppError("token_invalid");
+		return c.json(await signIn(c, spent.userId), 200, NO_STORE);
+	},
+);
+
+oauthRoutes.get(
+	"/:provider",
+	doc({
+		summary: "Start signing in with a provider",
+		tags: ["OAuth"],
+		responses: { 302: "To the provider", 400: "redirect_uri_not_allowed", 404: "provider_not_found" },
+	}),
+	validate("param", providerParam),
+	validate("query", startQuery),
+	async (c) => {
+		const provider = requireProvider(c, c.req.valid("param").provider);
+		const redirectUri = allowedRedirectUri(c, c.req.valid("query").redirect_uri);
+		let url: URL;
+		try {
+			url = await startFlow(c, provider, { redirectUri });
+		} catch (error) {
+			if (!(error instanceof OAuthProviderError)) throw error;
+			log("warn", "oauth_start_failed", {
+				requestId: c.get("requestId"),
+				provider: provider.id,
+				reason: error.message,
+			});
+			if (redirectUri) return c.redirect(withParams(redirectUri, { error: "oauth_failed" }), 302);
+			throw new AppError("oauth_failed");
+		}
+		c.header("Cache-Control", "no-store");
+		return c.redirect(url.toString(), 302);
+	},
+);
+
+oauthRoutes.get(
+	"/:provider/callback",
+	doc({
+		summary: "Provider callback",
+		tags: ["OAuth"],
+		responses: {
+			200: "Tokens (no redirect_uri), or the linked account",
+			302: "To the app with ?code= or ?error=",
+			400: "oauth_state_mismatch, oauth_denied, oauth_failed",
+			409: "email_in_use",
+		},
+	}),
+	validate("param", providerParam),
+	validate("query", callbackQuery),
+	async (c) => {
+		const provider = requireProvider(c, c.req.valid("param").provider);
+		const query = c.req.valid("query");
+		const flow = await takeFlow(c, provider.id, query.state);
+		if (!flow) throw new AppError("oauth_state_mismatch");
+		c.header("Cache-Control", "no-store");
+		if (query.error) return flowFailure(c, flow, query.error === "access_denied" ? "oauth_denied" : "oauth_failed");
+		if (!query.code) return flowFailure(c, flow, "oauth_failed");
+
+		const identity = await redeemCode(c, provider, flow, query.code);
+		if (!identity) return flowFailure(c, flow, "oauth_failed");
+		return flow.link ? finishLink(c, provider, flow, flow.link, identity) : finishLogin(c, provider, flow, identity);
+	},
+);
+
+/** The provider's verified identity for `code`, or null (logged) when the provider fails in any way. */
+async function redeemCode(
+	c: Context<AppEnv>,
+	provider: OAuthProvider,
+	flow: FlowState,
+	code: string,
+): Promise<OAuthIdentity | null> {
+	try {
+		return await provider.validateCallback(code, flow.codeVerifier, flow.nonce);
+	} catch (error) {
+		if (!(error instanceof OAuthProviderError)) throw error;
+		log("warn", "oauth_callback_failed", {
+			requestId: c.get("requestId"),
+			provider: provider.id,
+			reason: error.message,
+		});
+		return null;
+	}
+}
+
+/**
+ * Signs the identity in to its account (see `resolveOAuthLogin`): with a redirect_uri the app gets
+ * a one-time code in the URL (never tokens), without one the tokens come back directly.
+ */
+async function finishLogin(
+	c: Context<AppEnv>,
+	provider: OAuthProvider,
+	flow: FlowState,
+	identity: OAuthIdentity,
+): Promise<Response> {
+	const db = c.get("db");
+	const result = await resolveOAuthLogin(db, provider.id, identity, { locale: c.get("lang") });
+	if (!result.ok) return flowFailure(c, flow, result.reason === "no_email" ? "oauth_failed" : "email_in_use");
+	const { id: userId } = result.user;
+	log("info", "oauth_login", { requestId: c.get("requestId"), provider: provider.id, userId, outcome: result.outcome });
+	if (!flow.redirectUri) return c.json(await signIn(c, userId), 200);
+	const code = await issueVerificationToken(db, userId, "oauth_login", LOGIN_CODE_SECONDS);
+	return c.redirect(withParams(flow.redirectUri, { code }), 302);
+}
+
+/** Links the identity to the user who started the flow, if their session is still live. */
+async function finishLink(
+	c: Context<AppEnv>,
+	provider: OAuthProvider,
+	flow: FlowState,
+	link: NonNullable<FlowState["link"]>,
+	identity: OAuthIdentity,
+): Promise<Response> {
+	const db = c.get("db");
+	const active = await findActiveSession(db, link.sessionId, link.userId);
+	if (!active) return flowFailure(c, flow, "unauthorized");
+	const result = await linkOAuthIdentity(db, link.userId, provider.id, identity);
+	if (!result.ok) return flowFailure(c, flow, "email_in_use");
+	log("info", "oauth_linked", { requestId: c.get("requestId"), provider: provider.id, userId: link.userId });
+	if (flow.redirectUri) return c.redirect(withParams(flow.redirectUri, { linked: provider.id }), 302);
+	return c.json({
+		message: c.get("t")("messages.oauth_linked", { provider: provider.name }),
+		provider: provider.id,
+		provider_user_id: identity.providerUserId,
+	});
+}
+
+/** A new session with fresh tokens: an OAuth login counts as a login for fresh-token routes. */
+async function signIn(c: Context<AppEnv>, userId: string) {
+	const db = c.get("db");
+	const config = c.get("config");
+	const [user, providers] = await Promise.all([findUserById(db, userId), linkedProviders(db, userId)]);
+	if (!user) throw new AppError("token_invalid");
+	const { session, refreshToken } = await createSession(db, {
+		userId,
+		lifetimeSeconds: config.REFRESH_TOKEN_SECONDS,
+		userAgent: c.req.header("User-Agent"),
+		ip: c.req.header("CF-Connecting-IP"),
+	});
+	return issueTokenResponse(config, { user, session, refreshToken, fresh: true, providers });
+}
