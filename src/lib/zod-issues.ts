@@ -1,15 +1,27 @@
 import type { z } from "zod";
 import type { FieldIssue } from "./errors";
 
+/** The value at `path` inside `input`, or undefined when any step is missing. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+	let value = input;
+	for (const key of path) {
+		if (value === null || typeof value !== "object") return undefined;
+		value = Reflect.get(value, key);
+	}
+	return value;
+}
+
 /**
  * Maps a zod issue to a stable field code and a catalog key with its ICU parameters, so every
- * validation message is localized and `errors[].code` never depends on the language.
+ * validation message is localized and `errors[].code` never depends on the language. `input` is
+ * the validated value: zod drops `issue.input` by default, and a missing field ("required") must
+ * not read as a wrong type.
  */
-export function toFieldIssue(issue: z.core.$ZodIssue): FieldIssue {
+export function toFieldIssue(issue: z.core.$ZodIssue, input?: unknown): FieldIssue {
 	const path = issue.path.map(String).join(".");
 	switch (issue.code) {
 		case "invalid_type":
-			if (issue.input === undefined) return { path, code: "required", key: "validation.required" };
+			if (valueAt(input, issue.path) === undefined) return { path, code: "required", key: "validation.required" };
 			return { path, code: "invalid_type", key: "validation.invalid_type", params: { expected: issue.expected } };
 		case "too_small": {
 			const minimum = Number(issue.minimum);

@@ -1,14 +1,18 @@
 import { createMiddleware } from "hono/factory";
 import type { Context } from "hono";
-import { matchLocale, negotiateLocale, translator } from "../lib/i18n";
+import { defaultLocale, matchLocale, negotiateLocale, translator } from "../lib/i18n";
 import type { AppEnv, LanguageSource } from "../types";
 
-/** Sets the request's language; `?lang=` first, then Accept-Language, then DEFAULT_LOCALE. */
+/**
+ * Sets the request's language: `?lang=` first, then Accept-Language, then DEFAULT_LOCALE (the
+ * signed-in user's saved locale slots in between later, see `preferUserLocale`). An unknown
+ * `?lang=` falls through instead of failing.
+ */
 export const detectLanguage = () =>
 	createMiddleware<AppEnv>(async (c, next) => {
+		const fallback = defaultLocale(c.env.DEFAULT_LOCALE);
 		const fromQuery = matchLocale(c.req.query("lang") ?? "");
-		const fromHeader = fromQuery ? null : negotiateLocale(c.req.header("Accept-Language"));
-		const fallback = matchLocale(c.env.DEFAULT_LOCALE ?? "en") ?? "en";
+		const fromHeader = fromQuery ? null : negotiateLocale(c.req.header("Accept-Language"), fallback);
 		const source: LanguageSource = fromQuery ? "query" : fromHeader ? "header" : "default";
 		setLanguage(c, fromQuery ?? fromHeader ?? fallback, source);
 		await next();
@@ -16,7 +20,8 @@ export const detectLanguage = () =>
 		// Stored bytes (images, avatars) are the same in every language.
 		if (type.startsWith("image/") || type.startsWith("application/octet-stream")) return;
 		c.header("Content-Language", c.get("lang"));
-		c.header("Vary", "Accept-Language", { append: true });
+		const vary = c.res.headers.get("Vary") ?? "";
+		if (!/(^|,)\s*(accept-language|\*)\s*(,|$)/i.test(vary)) c.header("Vary", "Accept-Language", { append: true });
 	});
 
 /** Switches the request's language (e.g. to the signed-in user's saved locale). */

@@ -17,18 +17,14 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
 	target: Target,
 	schema: Schema,
 ) {
-	const middleware = zValidator(
-		target,
-		schema,
-		(result) => {
-			if (!result.success) {
-				const issues = result.error.issues.map(toFieldIssue);
-				throw new AppError("validation_failed", { issues, params: { count: issues.length } });
-			}
-		},
-		// Zod drops `issue.input` unless asked; toFieldIssue needs it to tell "missing" from "wrong type".
-		{ validationFunction: (zodSchema, value) => zodSchema.safeParseAsync(value, { reportInput: true }) },
-	);
+	const middleware = zValidator(target, schema, (result) => {
+		if (!result.success) {
+			// On failure `data` is the raw input: toFieldIssue reads it to tell "missing" from "wrong type".
+			const input: unknown = result.data;
+			const issues = result.error.issues.map((issue) => toFieldIssue(issue, input));
+			throw new AppError("validation_failed", { issues, params: { count: issues.length } });
+		}
+	});
 	const meta: ValidationMeta = { target, schema };
 	Object.defineProperty(middleware, VALIDATION_SCHEMA, { value: meta });
 	return middleware;
