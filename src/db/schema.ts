@@ -21,6 +21,8 @@ export const users = sqliteTable(
 		avatarEtag: text("avatar_etag"),
 		avatarContentType: text("avatar_content_type"),
 		avatarUpdatedAt: integer("avatar_updated_at", { mode: "timestamp_ms" }),
+		/** Last successful sign-in (password or OAuth); null until the first one after migration 0001. */
+		lastLoginAt: integer("last_login_at", { mode: "timestamp_ms" }),
 		createdAt: createdAt(),
 		updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 	},
@@ -83,7 +85,9 @@ export const outbox = sqliteTable(
 		subject: text("subject").notNull(),
 		html: text("html").notNull(),
 		text: text("text").notNull(),
-		status: text("status", { enum: ["pending", "sent", "failed"] }).notNull().default("pending"),
+		status: text("status", { enum: ["pending", "sent", "failed"] })
+			.notNull()
+			.default("pending"),
 		attempts: integer("attempts").notNull().default(0),
 		nextAttemptAt: integer("next_attempt_at", { mode: "timestamp_ms" }).notNull(),
 		lastError: text("last_error"),
