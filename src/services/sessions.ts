@@ -5,7 +5,7 @@ import { hashToken, newId, newSecretToken } from "../lib/crypto";
 
 export type NewSession = { session: Session; refreshToken: string };
 
-/** Starts a session with an absolute lifetime and its first refresh token, in one round trip. */
+/** Starts a session (a sign-in) with an absolute lifetime and its first refresh token. */
 export async function createSession(
 	db: Database,
 	input: { userId: string; lifetimeSeconds: number; userAgent?: string | null; ip?: string | null },
@@ -21,16 +21,19 @@ export async function createSession(
 		createdAt: new Date(now),
 	};
 	const refreshToken = newSecretToken();
+	// One round trip: the session, its first refresh token and the user's last sign-in time.
 	await db.batch([
 		db.insert(sessions).values(session),
 		db.insert(refreshTokens).values({ tokenHash: hashToken(refreshToken), sessionId: session.id }),
+		db.update(users).set({ lastLoginAt: session.createdAt }).where(eq(users.id, input.userId)),
 	]);
 	return { session, refreshToken };
 }
 
 export type RotateResult =
 	| { ok: true; session: Session; user: User; providers: string[]; refreshToken: string }
-	| { ok: false; reason: "invalid" | "reused" };
+	| { ok: false; reason: "invalid" }
+	| { ok: false; reason: "reused"; userId: string };
 
 /**
  * Spends a refresh token and issues its successor. The spend is a single conditional UPDATE, so
@@ -68,7 +71,7 @@ export async function rotateRefreshToken(db: Database, token: string): Promise<R
 	const live = known && known.session.revokedAt === null && known.session.expiresAt.getTime() > now.getTime();
 	if (known?.spentAt && live) {
 		await revokeSession(db, known.session.id);
-		return { ok: false, reason: "reused" };
+		return { ok: false, reason: "reused", userId: known.session.userId };
 	}
 	return { ok: false, reason: "invalid" };
 }

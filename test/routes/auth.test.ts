@@ -73,6 +73,13 @@ describe("login", () => {
 		expect(tokens.refresh_token.length).toBeGreaterThanOrEqual(43);
 	});
 
+	it("records the time of the last sign-in", async () => {
+		const before = Date.now();
+		const { userId } = await signedInUser();
+		const row = await env.DB.prepare("select last_login_at as t from users where id = ?").bind(userId).first<{ t: number }>();
+		expect(row?.t).toBeGreaterThanOrEqual(before);
+	});
+
 	it("refuses an unconfirmed account with 403 only after a correct password", async () => {
 		const { email } = await register();
 		await expectProblem(await send("POST", "/v1/auth/login", { body: { email, password: "wrong password 123" } }), 401, "invalid_credentials");
