@@ -1,0 +1,387 @@
+import { and, count, desc, eq, isNotNull, lt, or, sql, sum } from "drizzle-orm";
+import type { Config } from "../config";
+import type { Database } from "../db/client";
+import { type Image, type User, images, users } from "../db/schema";
+import { newId } from "../lib/crypto";
+import { etagMatches, sanitizeFilename } from "../lib/http-file";
+import { log } from "../lib/log";
+import { lenientEntityTags } from "./downloads";
+import { avatarKey, imageKey } from "./storage";
+import {
+	type InspectedUpload,
+	type Outcome,
+	type UploadSource,
+	inspectUpload,
+	objectMetadata,
+	refuse,
+	storeUpload,
+} from "./uploads";
+
+/*
+ * Consistency between R2 objects and D1 rows
+ *
+ * The row is the switch that makes an image visible: it is written after its object and removed
+ * before it. A failure in between leaves at most an object nobody can reach, which the sweep
+ * (services/sweep.ts) deletes once it is older than its grace period.
+ *
+ * Replacing content keeps the documented key (users/<user>/images/<image>) and relies on R2 puts
+ * being atomic: every check runs before the put, and a put whose body fails (too large, over quota,
+ * client gone, R2 error) leaves the old object untouched, so the old row and object still agree.
+ * The put is conditional on the etag the row holds, so two concurrent replacements cannot both
+ * land. The one window left is a D1 failure right after a successful put: then the object is new
+ * and the row describes the old bytes. Downloads describe the bytes with the object's own
+ * ETag/Content-Type, and every object carries its width and height in custom metadata, so the
+ * sweep rebuilds such a row from its object. Versioned keys would close that window too, but would
+ * cost an extra delete per replacement and break the one-key-per-image layout the contract names.
+ */
+
+export type ImageLimits = { maxBytes: number; maxPixels: number; quotaBytes: number; quotaImages: number };
+
+/** What the image services need: storage and the deployment's limits. */
+export type ImageStore = { db: Database; bucket: R2Bucket; limits: ImageLimits };
+
+/** The image limits of a deployment. */
+export function imageLimits(config: Config): ImageLimits {
+	return {
+		maxBytes: config.MAX_IMAGE_BYTES,
+		maxPixels: config.MAX_IMAGE_PIXELS,
+		quotaBytes: config.QUOTA_BYTES,
+		quotaImages: config.QUOTA_IMAGES,
+	};
+}
+
+/** An entity tag as sent in ETag headers and accepted by If-Match / If-None-Match. */
+export function quoteEtag(etag: string): string {
+	return `"${etag}"`;
+}
+
+/** The public representation of an image. */
+export function presentImage(image: Image, appUrl: URL) {
+	return {
+		id: image.id,
+		filename: image.filename,
+		content_type: image.contentType,
+		size: image.size,
+		width: image.width,
+		height: image.height,
+		etag: quoteEtag(image.etag),
+		created_at: image.createdAt.toISOString(),
+		updated_at: image.updatedAt.toISOString(),
+		url: new URL(`/v1/images/${image.id}/content`, appUrl).toString(),
+	};
+}
+
+/** URL path of an image's metadata, for `Location`. */
+export function imagePath(imageId: string): string {
+	return `/v1/images/${imageId}`;
+}
+
+/** An image of `userId`; another user's image is indistinguishable from a missing one. */
+export async function findOwnedImage(db: Database, userId: string, imageId: string): Promise<Image | undefined> {
+	return db
+		.select()
+		.from(images)
+		.where(and(eq(images.id, imageId), eq(images.userId, userId)))
+		.get();
+}
+
+/** Position after which a page continues: the last image of the previous page. */
+export type ImageCursor = { createdAt: number; id: string };
+
+/** Opaque page token; clients must not build or read it. */
+export function encodeCursor(cursor: ImageCursor): string {
+	return btoa(`${cursor.createdAt}.${cursor.id}`).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/** Reads a page token back; null for anything this server did not hand out. */
+export function decodeCursor(token: string): ImageCursor | null {
+	let text: string;
+	try {
+		text = atob(token.replace(/-/g, "+").replace(/_/g, "/"));
+	} catch {
+		return null;
+	}
+	const match = /^(\d{1,15})\.([a-z2-7]{1,64})$/.exec(text);
+	if (!match?.[1] || !match[2]) return null;
+	return { createdAt: Number(match[1]), id: match[2] };
+}
+
+/**
+ * One page of a user's images, newest first. Keyset pagination on (created_at, id), the order of
+ * the images_user_created_idx index, so pages stay stable while images are added or deleted.
+ */
+export async function listImages(
+	db: Database,
+	userId: string,
+	page: { limit: number; after?: ImageCursor },
+): Promise<{ images: Image[]; next: ImageCursor | null }> {
+	const after = page.after;
+	const rows = await db
+		.select()
+		.from(images)
+		.where(
+			and(
+				eq(images.userId, userId),
+				after
+					? or(
+							lt(images.createdAt, new Date(after.createdAt)),
+							and(eq(images.createdAt, new Date(after.createdAt)), lt(images.id, after.id)),
+						)
+					: undefined,
+			),
+		)
+		.orderBy(desc(images.createdAt), desc(images.id))
+		.limit(page.limit + 1)
+		.all();
+	const items = rows.slice(0, page.limit);
+	const last = items.at(-1);
+	const next = rows.length > page.limit && last ? { createdAt: last.createdAt.getTime(), id: last.id } : null;
+	return { images: items, next };
+}
+
+/** How many images and bytes a user stores (what the quota counts; the avatar is not included). */
+export async function storageUsage(db: Database, userId: string): Promise<{ images: number; bytes: number }> {
+	const row = await db
+		.select({ images: count(), bytes: sum(images.size) })
+		.from(images)
+		.where(eq(images.userId, userId))
+		.get();
+	return { images: row?.images ?? 0, bytes: Number(row?.bytes ?? 0) };
+}
+
+function cleanFilename(name: string | null, fallback: string): string {
+	return sanitizeFilename(name ?? "", fallback);
+}
+
+/**
+ * Stores a new image: checks count quota, type, dimensions, then streams the bytes to R2 (size
+ * and byte quota enforced on the way) and records the row last. The row insert re-checks the quota
+ * in the same statement, so concurrent uploads cannot together pass it; when it refuses or fails,
+ * the object is deleted again.
+ */
+export async function uploadImage(store: ImageStore, userId: string, source: UploadSource): Promise<Outcome<Image>> {
+	const { db, bucket, limits } = store;
+	const usage = await storageUsage(db, userId);
+	if (usage.images + 1 > limits.quotaImages) return refuse({ reason: "quota_exceeded" });
+	const inspected = await inspectUpload(source, limits.maxPixels);
+	if (!inspected.ok) return inspected;
+	const upload = inspected.value;
+
+	const id = newId();
+	const key = imageKey(userId, id);
+	const stored = await storeUpload(bucket, key, upload, {
+		maxBytes: limits.maxBytes,
+		byteBudget: limits.quotaBytes - usage.bytes,
+		httpMetadata: { contentType: upload.type },
+		customMetadata: objectMetadata(upload),
+	});
+	if (!stored.ok) return stored;
+
+	const now = new Date();
+	const image: Image = {
+		id,
+		userId,
+		filename: cleanFilename(upload.filename, `image.${upload.ext}`),
+		contentType: upload.type,
+		size: stored.value.size,
+		width: upload.width,
+		height: upload.height,
+		etag: stored.value.etag,
+		sha256: stored.value.sha256,
+		createdAt: now,
+		updatedAt: now,
+	};
+	let inserted: boolean;
+	try {
+		inserted = await insertWithinQuota(db, image, limits);
+	} catch (cause) {
+		await deleteObjectQuietly(bucket, key);
+		throw cause;
+	}
+	if (!inserted) {
+		await deleteObjectQuietly(bucket, key);
+		return refuse({ reason: "quota_exceeded" });
+	}
+	return { ok: true, value: image };
+}
+
+/** INSERT ... SELECT ... WHERE <quota still holds>: the check and the write are one statement. */
+async function insertWithinQuota(db: Database, image: Image, limits: ImageLimits): Promise<boolean> {
+	const result = await db.run(sql`
+		insert into ${images} (id, user_id, filename, content_type, size, width, height, etag, sha256, created_at, updated_at)
+		select ${image.id}, ${image.userId}, ${image.filename}, ${image.contentType}, ${image.size}, ${image.width},
+			${image.height}, ${image.etag}, ${image.sha256}, ${image.createdAt.getTime()}, ${image.updatedAt.getTime()}
+		where (select count(*) from ${images} where user_id = ${image.userId}) < ${limits.quotaImages}
+			and (select coalesce(sum(size), 0) from ${images} where user_id = ${image.userId}) + ${image.size} <= ${limits.quotaBytes}
+	`);
+	return result.meta.changes === 1;
+}
+
+/**
+ * The image a replacement targets: the caller's own, with `If-Match` (when sent) matching its
+ * current etag. Checked before any of the new body is read.
+ */
+export async function findReplaceable(
+	db: Database,
+	userId: string,
+	imageId: string,
+	ifMatch: string | undefined,
+): Promise<Outcome<Image>> {
+	const current = await findOwnedImage(db, userId, imageId);
+	if (!current) return refuse({ reason: "not_found" });
+	if (ifMatch !== undefined && !etagMatches(lenientEntityTags(ifMatch), quoteEtag(current.etag), false)) {
+		return refuse({ reason: "precondition_failed" });
+	}
+	return { ok: true, value: current };
+}
+
+/**
+ * Replaces an image's bytes under the same id and key (see the consistency note at the top). The
+ * put only lands while the object still holds `current`'s etag, and the row only changes while it
+ * still names it, so a concurrent replacement or delete wins cleanly.
+ */
+export async function replaceImageContent(
+	store: ImageStore,
+	current: Image,
+	source: UploadSource,
+): Promise<Outcome<Image>> {
+	const { db, bucket, limits } = store;
+	const { userId, id: imageId } = current;
+	const usage = await storageUsage(db, userId);
+	const inspected = await inspectUpload(source, limits.maxPixels);
+	if (!inspected.ok) return inspected;
+	const upload = inspected.value;
+
+	const key = imageKey(userId, imageId);
+	const stored = await storeUpload(bucket, key, upload, {
+		maxBytes: limits.maxBytes,
+		// The old bytes are freed by the replacement.
+		byteBudget: limits.quotaBytes - usage.bytes + current.size,
+		httpMetadata: { contentType: upload.type },
+		customMetadata: objectMetadata(upload),
+		onlyIf: { etagMatches: current.etag },
+	});
+	if (!stored.ok) return stored;
+
+	const updated = await db
+		.update(images)
+		.set({
+			filename: upload.filename === null ? current.filename : cleanFilename(upload.filename, current.filename),
+			contentType: upload.type,
+			size: stored.value.size,
+			width: upload.width,
+			height: upload.height,
+			etag: stored.value.etag,
+			sha256: stored.value.sha256,
+			updatedAt: new Date(),
+		})
+		.where(and(eq(images.id, imageId), eq(images.userId, userId), eq(images.etag, current.etag)))
+		.returning()
+		.get();
+	if (!updated) {
+		// Deleted while the bytes were in flight: the object written for it must not outlive it.
+		await deleteObjectQuietly(bucket, key);
+		return refuse({ reason: "not_found" });
+	}
+	return { ok: true, value: updated };
+}
+
+/** Renames an image (metadata only: names are never part of a key). */
+export async function renameImage(
+	db: Database,
+	userId: string,
+	imageId: string,
+	filename: string,
+): Promise<Image | undefined> {
+	return db
+		.update(images)
+		.set({ filename, updatedAt: new Date() })
+		.where(and(eq(images.id, imageId), eq(images.userId, userId)))
+		.returning()
+		.get();
+}
+
+/** Deletes an image: the row first (it disappears at once), then its object. */
+export async function deleteImage(db: Database, bucket: R2Bucket, userId: string, imageId: string): Promise<boolean> {
+	const deleted = await db
+		.delete(images)
+		.where(and(eq(images.id, imageId), eq(images.userId, userId)))
+		.returning({ id: images.id })
+		.get();
+	if (!deleted) return false;
+	await deleteObjectQuietly(bucket, imageKey(userId, imageId));
+	return true;
+}
+
+/**
+ * Sets a user's avatar: same checks as an image (type, size, dimensions), but no quota. The
+ * object goes first, then the user row points at it; if that write fails for a first avatar, the
+ * object is removed again.
+ */
+export async function setAvatar(
+	store: Pick<ImageStore, "db" | "bucket" | "limits">,
+	user: User,
+	source: UploadSource,
+): Promise<Outcome<User>> {
+	const { db, bucket, limits } = store;
+	const inspected = await inspectUpload(source, limits.maxPixels);
+	if (!inspected.ok) return inspected;
+	const upload: InspectedUpload = inspected.value;
+	const key = avatarKey(user.id);
+	const stored = await storeUpload(bucket, key, upload, {
+		maxBytes: limits.maxBytes,
+		byteBudget: Number.POSITIVE_INFINITY,
+		httpMetadata: { contentType: upload.type },
+		customMetadata: objectMetadata(upload),
+	});
+	if (!stored.ok) return stored;
+	const now = new Date();
+	try {
+		const updated = await db
+			.update(users)
+			.set({ avatarEtag: stored.value.etag, avatarContentType: upload.type, avatarUpdatedAt: now, updatedAt: now })
+			.where(eq(users.id, user.id))
+			.returning()
+			.get();
+		if (!updated) throw new Error("user vanished while setting the avatar");
+		return { ok: true, value: updated };
+	} catch (cause) {
+		if (!user.avatarEtag) await deleteObjectQuietly(bucket, key);
+		throw cause;
+	}
+}
+
+/** Removes a user's avatar; false when there was none. */
+export async function deleteAvatar(db: Database, bucket: R2Bucket, userId: string): Promise<boolean> {
+	const cleared = await db
+		.update(users)
+		.set({ avatarEtag: null, avatarContentType: null, avatarUpdatedAt: null, updatedAt: new Date() })
+		.where(and(eq(users.id, userId), isNotNull(users.avatarEtag)))
+		.returning({ id: users.id })
+		.get();
+	if (!cleared) return false;
+	await deleteObjectQuietly(bucket, avatarKey(userId));
+	return true;
+}
+
+/** The avatar of a user, for the public avatar route; undefined when there is none. */
+export async function findAvatar(
+	db: Database,
+	userId: string,
+): Promise<{ etag: string; contentType: string } | undefined> {
+	const row = await db
+		.select({ etag: users.avatarEtag, contentType: users.avatarContentType })
+		.from(users)
+		.where(and(eq(users.id, userId), isNotNull(users.avatarEtag)))
+		.get();
+	return row?.etag ? { etag: row.etag, contentType: row.contentType ?? "image/*" } : undefined;
+}
+
+/** Deletes an object whose row is gone; a failure only leaves work for the sweep. */
+async function deleteObjectQuietly(bucket: R2Bucket, key: string): Promise<void> {
+	try {
+		await bucket.delete(key);
+	} catch (error) {
+		log("warn", "object_delete_failed", { key, message: error instanceof Error ? error.message : String(error) });
+	}
+}

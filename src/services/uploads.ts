@@ -1,0 +1,360 @@
+import { encodeHexLowerCase } from "@oslojs/encoding";
+import { type ImageType, SNIFF_BYTES, sniffImage } from "../lib/image-sniff";
+
+/**
+ * Room for multipart framing around the `image` part: boundaries, part headers (a long file name
+ * included) and a few small fields. Only the multipart body limit adds it; the file itself is
+ * still held to MAX_IMAGE_BYTES.
+ */
+export const MULTIPART_OVERHEAD = 64 * 1024;
+
+/** Why an upload was refused; the route turns each into its problem code. */
+export type Refusal =
+	| { reason: "too_large"; limit: number }
+	| { reason: "unsupported_type" }
+	| { reason: "dimensions_too_large"; limit: number }
+	| { reason: "quota_exceeded" }
+	| { reason: "invalid_form"; field: string }
+	| { reason: "precondition_failed" }
+	| { reason: "not_found" };
+
+/** The bytes of an upload as they arrive, before anything has looked at them. */
+export type UploadSource = {
+	stream: ReadableStream<Uint8Array>;
+	/** Exact length when the sender committed to one (Content-Length, or the multipart part's size). */
+	length: number | null;
+	/** The media type the sender claimed, lower-cased without parameters; null when it claimed none. */
+	declaredType: string | null;
+	/** The client's name for the file, unsanitized; null when none was given. */
+	filename: string | null;
+};
+
+/** An upload whose leading bytes passed type and dimension checks; the rest is still unread. */
+export type InspectedUpload = {
+	type: ImageType;
+	ext: string;
+	width: number;
+	height: number;
+	length: number | null;
+	filename: string | null;
+	/** Chunks already read from `reader` to sniff the type; they are sent first. */
+	prefix: Uint8Array[];
+	reader: ReadableStreamDefaultReader<Uint8Array>;
+};
+
+/** What R2 stored, as needed to describe it in D1. */
+export type StoredObject = { etag: string; size: number; sha256: string; uploaded: Date };
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
+
+// Spellings of the five types that tools still send; anything else must name the sniffed type exactly.
+const TYPE_ALIASES: Record<string, ImageType> = {
+	"image/jpg": "image/jpeg",
+	"image/pjpeg": "image/jpeg",
+	"image/x-png": "image/png",
+};
+
+/** A part without a real claim: browsers and curl fall back to these when they do not know the type. */
+const NO_CLAIM = new Set(["", "application/octet-stream"]);
+
+function mediaType(header: string | null | undefined): string {
+	return (header ?? "").split(";", 1)[0]?.trim().toLowerCase() ?? "";
+}
+
+/** Content-Length as a number, or null when absent, malformed, or overridden by chunked framing. */
+function declaredLength(headers: Headers): number | null {
+	if (headers.has("transfer-encoding")) return null;
+	const value = headers.get("content-length");
+	if (value === null || !/^\d+$/.test(value.trim())) return null;
+	return Number(value);
+}
+
+/**
+ * Opens an image upload sent either as multipart (field `image`) or as raw bytes with an image
+ * Content-Type. A declared Content-Length over the limit is refused before a byte of the body is
+ * read. Multipart has to be parsed in memory (the File is held once); a chunked multipart body is
+ * cut off as soon as it passes the limit instead of being buffered whole.
+ *
+ * @param request The incoming request; its body is consumed only on success.
+ * @param maxBytes MAX_IMAGE_BYTES.
+ * @param filenameParam `?filename=`, used for raw bodies and as a fallback for nameless parts.
+ */
+export async function openUpload(
+	request: Request,
+	maxBytes: number,
+	filenameParam: string | undefined,
+): Promise<Outcome<UploadSource>> {
+	const type = mediaType(request.headers.get("content-type"));
+	const length = declaredLength(request.headers);
+	if (type === "multipart/form-data") {
+		const formLimit = maxBytes + MULTIPART_OVERHEAD;
+		if (length !== null && length > formLimit) return refuse({ reason: "too_large", limit: maxBytes });
+		return openMultipart(request, length === null ? formLimit : null, maxBytes, filenameParam);
+	}
+	if (!type.startsWith("image/")) return refuse({ reason: "unsupported_type" });
+	if (length !== null && length > maxBytes) return refuse({ reason: "too_large", limit: maxBytes });
+	return {
+		ok: true,
+		value: {
+			stream: request.body ?? emptyStream(),
+			length: request.body ? length : 0,
+			declaredType: type,
+			filename: filenameParam ?? null,
+		},
+	};
+}
+
+async function openMultipart(
+	request: Request,
+	streamLimit: number | null,
+	maxBytes: number,
+	filenameParam: string | undefined,
+): Promise<Outcome<UploadSource>> {
+	let overflowed = false;
+	let source = request;
+	if (streamLimit !== null && request.body) {
+		// Without a Content-Length only counting the bytes as they arrive can stop an endless body.
+		const body = request.body.pipeThrough(
+			countingStream(streamLimit, () => {
+				overflowed = true;
+			}),
+		);
+		source = new Request(request.url, { method: request.method, headers: request.headers, body });
+	}
+	let form: FormData;
+	try {
+		form = await source.formData();
+	} catch {
+		if (overflowed) return refuse({ reason: "too_large", limit: maxBytes });
+		return refuse({ reason: "invalid_form", field: "" });
+	}
+	const file = form.get("image");
+	if (!(file instanceof File)) return refuse({ reason: "invalid_form", field: "image" });
+	if (file.size > maxBytes) return refuse({ reason: "too_large", limit: maxBytes });
+	return {
+		ok: true,
+		value: {
+			stream: file.stream(),
+			length: file.size,
+			declaredType: mediaType(file.type),
+			filename: file.name || filenameParam || null,
+		},
+	};
+}
+
+/**
+ * Reads just enough of the upload to decide its type and dimensions from the bytes, then checks
+ * them: an unknown or truncated format, a declared type that disagrees with the bytes, or more
+ * than `maxPixels` pixels. Nothing else of the body is read.
+ */
+export async function inspectUpload(source: UploadSource, maxPixels: number): Promise<Outcome<InspectedUpload>> {
+	const reader = source.stream.getReader();
+	const prefix: Uint8Array[] = [];
+	let read = 0;
+	while (read < SNIFF_BYTES) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		prefix.push(value);
+		read += value.byteLength;
+	}
+	const sniffed = sniffImage(joinHead(prefix, Math.min(read, SNIFF_BYTES)));
+	const refusal: Refusal | null = !sniffed.ok
+		? { reason: "unsupported_type" }
+		: !declarationAgrees(source.declaredType, sniffed.type)
+			? { reason: "unsupported_type" }
+			: sniffed.width * sniffed.height > maxPixels
+				? { reason: "dimensions_too_large", limit: maxPixels }
+				: null;
+	if (refusal || !sniffed.ok) {
+		await reader.cancel().catch(() => {});
+		return refuse(refusal ?? { reason: "unsupported_type" });
+	}
+	return {
+		ok: true,
+		value: {
+			type: sniffed.type,
+			ext: sniffed.ext,
+			width: sniffed.width,
+			height: sniffed.height,
+			length: source.length,
+			filename: source.filename,
+			prefix,
+			reader,
+		},
+	};
+}
+
+function declarationAgrees(declared: string | null, sniffed: ImageType): boolean {
+	if (declared === null || NO_CLAIM.has(declared)) return true;
+	return (TYPE_ALIASES[declared] ?? declared) === sniffed;
+}
+
+/** The first `length` bytes of the chunks; copies only when the head spans several chunks. */
+function joinHead(chunks: Uint8Array[], length: number): Uint8Array {
+	const first = chunks[0];
+	if (!first) return new Uint8Array(0);
+	if (first.byteLength >= length) return first.subarray(0, length);
+	const head = new Uint8Array(length);
+	let offset = 0;
+	for (const chunk of chunks) {
+		if (offset >= length) break;
+		const part = chunk.subarray(0, length - offset);
+		head.set(part, offset);
+		offset += part.byteLength;
+	}
+	return head;
+}
+
+export type StoreOptions = {
+	maxBytes: number;
+	/** Bytes the owner may still add; going past it is a quota refusal rather than "too large". */
+	byteBudget: number;
+	httpMetadata: R2HTTPMetadata;
+	customMetadata?: Record<string, string>;
+	/** R2 condition for the write, e.g. that the object still has the etag the caller validated. */
+	onlyIf?: R2Conditional;
+};
+
+/**
+ * Streams an inspected upload into R2 under `key`, counting bytes and hashing (SHA-256) on the way.
+ *
+ * R2 wants a body of known length: with one, the bytes flow straight through a FixedLengthStream
+ * and are never held whole; without one (chunked), they are collected once as received and then
+ * written. Either way the limits are enforced as bytes arrive, and R2 commits a put atomically:
+ * a body cut off for size or by a failing client never replaces what was stored before.
+ */
+export async function storeUpload(
+	bucket: R2Bucket,
+	key: string,
+	upload: InspectedUpload,
+	options: StoreOptions,
+): Promise<Outcome<StoredObject>> {
+	const limit = Math.max(0, Math.min(options.maxBytes, options.byteBudget));
+	const refusalFor = (size: number): Refusal =>
+		size > options.maxBytes ? { reason: "too_large", limit: options.maxBytes } : { reason: "quota_exceeded" };
+	if (upload.length !== null && upload.length > limit) {
+		await upload.reader.cancel().catch(() => {});
+		return refuse(refusalFor(upload.length));
+	}
+
+	const digest = new crypto.DigestStream("SHA-256");
+	const digestWriter = digest.getWriter();
+	let refusal: Refusal | null = null;
+	let size = 0;
+	const pending = [...upload.prefix];
+	const counted = new ReadableStream<Uint8Array>(
+		{
+			async pull(controller) {
+				const next = pending.shift() ?? (await upload.reader.read()).value;
+				if (next === undefined) {
+					await digestWriter.close();
+					controller.close();
+					return;
+				}
+				size += next.byteLength;
+				if (size > limit) {
+					refusal = refusalFor(size);
+					controller.error(new Error("upload over its limit"));
+					await upload.reader.cancel().catch(() => {});
+					return;
+				}
+				await digestWriter.write(next);
+				controller.enqueue(next);
+			},
+			cancel: (reason) => upload.reader.cancel(reason),
+		},
+		{ highWaterMark: 0 },
+	);
+
+	let body = counted;
+	let length = upload.length;
+	if (length === null) {
+		const chunks: Uint8Array[] = [];
+		try {
+			for await (const chunk of counted) chunks.push(chunk);
+		} catch (cause) {
+			if (refusal) return refuse(refusal);
+			throw cause;
+		}
+		length = size;
+		body = streamOf(chunks);
+	}
+
+	const fixed = new FixedLengthStream(length);
+	const abort = new AbortController();
+	// Failures of the pipe surface through the put, which sees its body error.
+	const piping = body.pipeTo(fixed.writable, { signal: abort.signal }).catch(() => {});
+	let object: R2Object | null;
+	try {
+		object = await bucket.put(key, fixed.readable, {
+			httpMetadata: options.httpMetadata,
+			customMetadata: options.customMetadata,
+			onlyIf: options.onlyIf,
+		});
+	} catch (cause) {
+		abort.abort();
+		if (refusal) return refuse(refusal);
+		throw cause;
+	}
+	if (object === null) {
+		abort.abort();
+		return refuse({ reason: "precondition_failed" });
+	}
+	await piping;
+	const sha256 = encodeHexLowerCase(new Uint8Array(await digest.digest));
+	return { ok: true, value: { etag: object.etag, size: object.size, sha256, uploaded: object.uploaded } };
+}
+
+/**
+ * Custom metadata stored with an image object: with the Content-Type and size R2 keeps anyway,
+ * it lets the sweep rebuild a row from the object alone (the hash it recomputes from the bytes).
+ */
+export function objectMetadata(upload: Pick<InspectedUpload, "width" | "height">): Record<string, string> {
+	return { width: String(upload.width), height: String(upload.height) };
+}
+
+/** A failed outcome. */
+export function refuse(refusal: Refusal): { ok: false; refusal: Refusal } {
+	return { ok: false, refusal };
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+	return new ReadableStream({ start: (controller) => controller.close() });
+}
+
+/** Hands the chunks out one by one and lets go of each, so they can be freed as R2 consumes them. */
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+	let index = 0;
+	return new ReadableStream<Uint8Array>(
+		{
+			pull(controller) {
+				const chunk = chunks[index];
+				if (chunk === undefined) {
+					controller.close();
+					return;
+				}
+				chunks[index++] = EMPTY;
+				controller.enqueue(chunk);
+			},
+		},
+		{ highWaterMark: 0 },
+	);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Passes bytes through until more than `limit` have gone by, then fails the stream. */
+function countingStream(limit: number, onOverflow: () => void): TransformStream<Uint8Array, Uint8Array> {
+	let seen = 0;
+	return new TransformStream({
+		transform(chunk, controller) {
+			seen += chunk.byteLength;
+			if (seen > limit) {
+				onOverflow();
+				controller.error(new Error("body over its limit"));
+				return;
+			}
+			controller.enqueue(chunk);
+		},
+	});
+}

@@ -1,0 +1,158 @@
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import { api } from "./api";
+
+/** The image object of the API. */
+export type ImageJson = {
+	id: string;
+	filename: string;
+	content_type: string;
+	size: number;
+	width: number;
+	height: number;
+	etag: string;
+	created_at: string;
+	updated_at: string;
+	url: string;
+};
+
+/** Limits set for tests in vitest.config.ts. */
+export const LIMITS = { maxBytes: 1_048_576, maxPixels: 50_000_000, quotaBytes: 2_000_000, quotaImages: 20 };
+
+const u32be = (n: number) => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+
+function crc32(data: Uint8Array): number {
+	let crc = 0xffffffff;
+	for (const b of data) {
+		crc ^= b;
+		for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
+	}
+	return (crc ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * A PNG signature and a valid IHDR for `width` x `height`, padded to `size` bytes with `fill`.
+ * The server only reads headers, so this is a "valid" image of any dimensions and size.
+ */
+export function pngOf(width: number, height: number, size = 64, fill = 0): Uint8Array {
+	const typeAndData = Uint8Array.from([
+		...new TextEncoder().encode("IHDR"),
+		...u32be(width),
+		...u32be(height),
+		8, // bit depth
+		2, // colour type: truecolour
+		0,
+		0,
+		0,
+	]);
+	const head = Uint8Array.from([
+		0x89,
+		0x50,
+		0x4e,
+		0x47,
+		0x0d,
+		0x0a,
+		0x1a,
+		0x0a,
+		...u32be(13),
+		...typeAndData,
+		...u32be(crc32(typeAndData)),
+	]);
+	const bytes = new Uint8Array(Math.max(size, head.length)).fill(fill);
+	bytes.set(head);
+	return bytes;
+}
+
+/** Concatenates byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+	const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+	let offset = 0;
+	for (const part of parts) {
+		out.set(part, offset);
+		offset += part.byteLength;
+	}
+	return out;
+}
+
+/** Raw upload: the bytes as the body, with an image Content-Type and `?filename=`. */
+export function postRaw(
+	token: string,
+	bytes: Uint8Array,
+	options: { type?: string; filename?: string; path?: string; method?: string; headers?: Record<string, string> } = {},
+): Promise<Response> {
+	const url = new URL(options.path ?? "/v1/images", "https://atrium.test");
+	if (options.filename !== undefined) url.searchParams.set("filename", options.filename);
+	return api(url.pathname + url.search, {
+		method: options.method ?? "POST",
+		headers: { Authorization: `Bearer ${token}`, "Content-Type": options.type ?? "image/png", ...options.headers },
+		body: bytes,
+	});
+}
+
+/** Multipart upload with the file in field `image` (or `field`). */
+export function postMultipart(
+	token: string,
+	bytes: Uint8Array,
+	options: { type?: string; filename?: string; field?: string; path?: string; method?: string } = {},
+): Promise<Response> {
+	const form = new FormData();
+	form.append(
+		options.field ?? "image",
+		new File([bytes], options.filename ?? "photo.png", { type: options.type ?? "" }),
+	);
+	return api(options.path ?? "/v1/images", {
+		method: options.method ?? "POST",
+		headers: { Authorization: `Bearer ${token}` },
+		body: form,
+	});
+}
+
+/** A body stream of unknown length (sent chunked) that counts how many bytes were pulled from it. */
+export function chunkedBody(bytes: Uint8Array, chunkSize = 16 * 1024) {
+	const state = { pulled: 0 };
+	const stream = new ReadableStream<Uint8Array>({
+		pull(controller) {
+			if (state.pulled >= bytes.byteLength) {
+				controller.close();
+				return;
+			}
+			const chunk = bytes.slice(state.pulled, state.pulled + chunkSize);
+			state.pulled += chunk.byteLength;
+			controller.enqueue(chunk);
+		},
+	});
+	return { stream, state };
+}
+
+/** Uploads and expects 201; returns the image. */
+export async function uploadImage(token: string, bytes: Uint8Array, filename = "photo.png"): Promise<ImageJson> {
+	const res = await postRaw(token, bytes, { type: "image/png", filename });
+	expect(res.status, await res.clone().text()).toBe(201);
+	return res.json();
+}
+
+/** Keys R2 holds under a prefix. */
+export async function keysUnder(prefix: string): Promise<string[]> {
+	const keys: string[] = [];
+	let cursor: string | undefined;
+	do {
+		const page = await env.IMAGES.list({ prefix, cursor });
+		keys.push(...page.objects.map((o) => o.key));
+		cursor = page.truncated ? page.cursor : undefined;
+	} while (cursor);
+	return keys;
+}
+
+/** Number of image rows of a user, read straight from D1. */
+export async function imageRowCount(userId: string): Promise<number> {
+	const row = await env.DB.prepare("select count(*) as n from images where user_id = ?")
+		.bind(userId)
+		.first<{ n: number }>();
+	return row?.n ?? 0;
+}
+
+/** SHA-256 hex of bytes. */
+export async function sha256Hex(bytes: Uint8Array | ArrayBuffer): Promise<string> {
+	const digest = await crypto.subtle.digest("SHA-256", bytes);
+	return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
