@@ -62,7 +62,9 @@ export function contentDisposition(kind: "inline" | "attachment", filename: stri
 	const name = filename.replace(LONE_SURROGATE, "\uFFFD");
 	if (name === "") return kind;
 	const ascii = name.replace(/[^\x20-\x7e]|["\\]/gu, "_");
-	return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeRfc8187(name)}`;
+	// filename* first, as the contract shows it; the quoted ASCII fallback serves pre-RFC 6266
+	// clients, and RFC 6266 makes filename* win whatever the order.
+	return `${kind}; filename*=UTF-8''${encodeRfc8187(name)}; filename="${ascii}"`;
 }
 
 function encodeRfc8187(value: string): string {

@@ -79,6 +79,8 @@ avatarRoutes.get(
 			filename: `avatar.${avatar.contentType.slice("image/".length)}`,
 		});
 		if (result.kind !== "response") throw new AppError("avatar_not_found");
+		// Avatars are public by design: other sites may show them in <img>.
+		result.response.headers.set("Cross-Origin-Resource-Policy", "cross-origin");
 		return result.response;
 	},
 );

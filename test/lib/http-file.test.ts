@@ -106,44 +106,44 @@ describe("sanitizeFilename", () => {
 
 describe("contentDisposition", () => {
 	it("produces both an ASCII filename and an RFC 8187 filename*", () => {
-		expect(contentDisposition("inline", "photo.png")).toBe(`inline; filename="photo.png"; filename*=UTF-8''photo.png`);
+		expect(contentDisposition("inline", "photo.png")).toBe(`inline; filename*=UTF-8''photo.png; filename="photo.png"`);
 		expect(contentDisposition("attachment", "a b.png")).toBe(
-			`attachment; filename="a b.png"; filename*=UTF-8''a%20b.png`,
+			`attachment; filename*=UTF-8''a%20b.png; filename="a b.png"`,
 		);
 	});
 
 	it("replaces non-ASCII in the fallback and percent-encodes UTF-8 in filename*", () => {
 		expect(contentDisposition("attachment", "Café.png")).toBe(
-			`attachment; filename="Caf_.png"; filename*=UTF-8''Caf%C3%A9.png`,
+			`attachment; filename*=UTF-8''Caf%C3%A9.png; filename="Caf_.png"`,
 		);
 	});
 
 	it("uses one underscore per emoji, not per UTF-16 unit", () => {
-		expect(contentDisposition("inline", "😀.gif")).toBe(`inline; filename="_.gif"; filename*=UTF-8''%F0%9F%98%80.gif`);
+		expect(contentDisposition("inline", "😀.gif")).toBe(`inline; filename*=UTF-8''%F0%9F%98%80.gif; filename="_.gif"`);
 	});
 
 	it("escapes characters that are not RFC 8187 attr-chars", () => {
 		const header = contentDisposition("inline", "it's (1)*.png");
-		expect(header).toBe(`inline; filename="it's (1)*.png"; filename*=UTF-8''it%27s%20%281%29%2A.png`);
+		expect(header).toBe(`inline; filename*=UTF-8''it%27s%20%281%29%2A.png; filename="it's (1)*.png"`);
 	});
 
 	it("cannot be broken out of with quotes, backslashes or line breaks", () => {
 		const header = contentDisposition("attachment", 'a"\r\nSet-Cookie: x=1; \\"b.png');
 		expect(header).not.toMatch(/[\r\n]/);
 		expect(header).toBe(
-			`attachment; filename="a___Set-Cookie: x=1; __b.png"; filename*=UTF-8''a%22%0D%0ASet-Cookie%3A%20x%3D1%3B%20%5C%22b.png`,
+			`attachment; filename*=UTF-8''a%22%0D%0ASet-Cookie%3A%20x%3D1%3B%20%5C%22b.png; filename="a___Set-Cookie: x=1; __b.png"`,
 		);
 	});
 
 	it("replaces RTL overrides in the fallback and encodes them in filename*", () => {
 		expect(contentDisposition("attachment", "a\u202Eb")).toBe(
-			`attachment; filename="a_b"; filename*=UTF-8''a%E2%80%AEb`,
+			`attachment; filename*=UTF-8''a%E2%80%AEb; filename="a_b"`,
 		);
 	});
 
 	it("survives lone surrogates", () => {
 		expect(contentDisposition("inline", "a\ud800.png")).toBe(
-			`inline; filename="a_.png"; filename*=UTF-8''a%EF%BF%BD.png`,
+			`inline; filename*=UTF-8''a%EF%BF%BD.png; filename="a_.png"`,
 		);
 	});
 
@@ -157,7 +157,8 @@ describe("contentDisposition", () => {
 				const header = contentDisposition(inline ? "inline" : "attachment", name);
 				expect(header).toMatch(/^[\x20-\x7e]+$/);
 				expect(header.split('"')).toHaveLength(3);
-				const encoded = header.slice(header.indexOf("filename*=UTF-8''") + 17);
+				const start = header.indexOf("filename*=UTF-8''") + 17;
+				const encoded = header.slice(start, header.indexOf(";", start));
 				expect(encoded).toMatch(/^[A-Za-z0-9!#$&+\-.^_`|~%]*$/);
 				expect(decodeURIComponent(encoded)).toBe(name.toWellFormed());
 			}),

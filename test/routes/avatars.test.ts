@@ -28,6 +28,7 @@ describe("avatars: happy path", () => {
 		expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
 		expect(res.headers.get("Content-Type")).toBe("image/webp");
 		expect(res.headers.get("Cache-Control")).toMatch(/^public, max-age=\d+$/);
+		expect(res.headers.get("Cross-Origin-Resource-Policy")).toBe("cross-origin");
 		expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
 		const etag = res.headers.get("ETag");
 		expect(etag).toMatch(/^"[^"]+"$/);

@@ -484,7 +484,7 @@ describe("images: security", () => {
 		const res = await content(token, image.id);
 		expect(res.headers.get("Content-Type")).toBe("image/gif");
 		expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
-		expect(res.headers.get("Content-Disposition")).toMatch(/^inline; filename="x\.html"/);
+		expect(res.headers.get("Content-Disposition")).toMatch(/^inline; filename\*=UTF-8''x\.html; filename="x\.html"$/);
 	});
 
 	it("keeps client file names out of R2 keys", async () => {

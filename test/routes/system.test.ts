@@ -48,6 +48,7 @@ describe("cross-cutting headers", () => {
 		expect(res.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
 		expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
 		expect(res.headers.get("Strict-Transport-Security")).toContain("max-age=");
+		expect(res.headers.get("Cross-Origin-Resource-Policy")).toBe("same-site");
 	});
 
 	it("errors carry the request id too, and no stack trace", async () => {
