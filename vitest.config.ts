@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig(async () => {
 	const migrations = await readD1Migrations(path.join(import.meta.dirname, "drizzle"));
+	// Paired down migrations (same file names); readD1Migrations, like wrangler, skips the subfolder above.
+	const downMigrations = await readD1Migrations(path.join(import.meta.dirname, "drizzle/down"));
 	return {
 		plugins: [
 			cloudflareTest({
@@ -17,7 +19,30 @@ export default defineConfig(async () => {
 						// Mail goes through the real Resend client to a fake Resend (test/helpers/resend.ts).
 						RESEND_API_KEY: "re_test_key",
 						RESEND_BASE_URL: "https://resend.test",
+						// Image limits small enough to test at and just past each one (test/routes/images*.test.ts).
+						MAX_IMAGE_BYTES: "1048576",
+						MAX_IMAGE_PIXELS: "50000000",
+						QUOTA_BYTES: "2000000",
+						QUOTA_IMAGES: "20",
+						// OAuth providers, faked at the network edge (test/helpers/oauth-fakes.ts).
+						GITHUB_CLIENT_ID: "gh-client",
+						GITHUB_CLIENT_SECRET: "gh-secret",
+						GOOGLE_CLIENT_ID: "google-client.apps.googleusercontent.com",
+						GOOGLE_CLIENT_SECRET: "google-secret",
+						OIDC_ISSUER: "https://issuer.test",
+						OIDC_CLIENT_ID: "oidc-client",
+						OIDC_CLIENT_SECRET: "oidc-secret",
+						OIDC_NAME: "Test SSO",
+						OAUTH_REDIRECT_URIS: "https://app.test/callback,https://app.test/settings/linked?tab=accounts",
+						// Tests send no CF-Connecting-IP, so a whole file shares the "unknown" address bucket:
+						// per-IP limits are out of the way here; test/security/rate-limit.test.ts runs small ones.
+						RATE_LIMIT_LOGIN_IP: "100000/900",
+						RATE_LIMIT_REGISTER_IP: "100000/3600",
+						RATE_LIMIT_MAIL_IP: "100000/3600",
+						// One line per request would bury test output; test/security/logs.test.ts turns it on.
+						REQUEST_LOG: "off",
 						TEST_MIGRATIONS: migrations,
+						TEST_DOWN_MIGRATIONS: downMigrations,
 					},
 					// Last line of defence: a request that escapes the in-isolate fake network
 					// (test/helpers/network.ts) fails loudly instead of leaving the machine.

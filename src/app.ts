@@ -4,14 +4,21 @@ import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { AppError } from "./lib/errors";
+import { formatBytes } from "./lib/i18n";
 import { ROUTE_DOC, buildOpenApiDocument } from "./lib/openapi";
 import { notFound, onError } from "./middleware/errors";
 import { detectLanguage } from "./middleware/language";
+import { requestLog } from "./middleware/request-log";
+import { serverTiming } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
 import { VALIDATION_SCHEMA } from "./middleware/validate";
+import { accountRoutes } from "./routes/accounts";
 import { authRoutes } from "./routes/auth";
+import { avatarRoutes } from "./routes/avatars";
 import { confirmationRoutes } from "./routes/confirmation";
+import { imageRoutes } from "./routes/images";
 import { meRoutes } from "./routes/me";
+import { oauthRoutes } from "./routes/oauth";
 import { systemRoutes } from "./routes/system";
 import type { AppEnv } from "./types";
 
@@ -23,9 +30,16 @@ export function createApp() {
 	const app = new Hono<AppEnv>();
 
 	app.use("*", requestId({ headerName: "X-Request-Id" }));
-	app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-site" }));
+	app.use("*", requestLog());
+	app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+	app.use("*", async (c, next) => {
+		await next();
+		// Same-site unless a route opts out: public avatars are meant to be embedded anywhere.
+		if (!c.res.headers.has("Cross-Origin-Resource-Policy")) c.header("Cross-Origin-Resource-Policy", "same-site");
+	});
 	app.use("*", detectLanguage());
 	app.use("*", provideServices());
+	app.use("*", serverTiming());
 	app.use("*", (c, next) =>
 		cors({
 			origin: c.get("config").CORS_ORIGINS,
@@ -37,10 +51,18 @@ export function createApp() {
 	);
 	app.use("/v1/auth/*", jsonBodyLimit());
 	app.on(["PATCH", "PUT", "POST", "DELETE"], ["/v1/me", "/v1/me/password", "/v1/me/accounts/*"], jsonBodyLimit());
+	// Uploads enforce MAX_IMAGE_BYTES themselves (src/services/uploads.ts); only the JSON rename is capped here.
+	app.on("PATCH", "/v1/images/:id", jsonBodyLimit());
 
 	app.route("/", systemRoutes);
 	app.route("/v1/auth", authRoutes);
 	app.route("/v1/auth", confirmationRoutes);
+	app.route("/v1/auth/oauth", oauthRoutes);
+	// Before /v1/me: its "*" requireAuth would otherwise run a second time for these paths.
+	app.route("/v1/me/accounts", accountRoutes);
+	// Also before /v1/me: PUT/DELETE /v1/me/avatar check auth themselves, GET /v1/users/:id/avatar is public.
+	app.route("/", avatarRoutes);
+	app.route("/v1/images", imageRoutes);
 	app.route("/v1/me", meRoutes);
 
 	app.get("/openapi.json", (c) =>
@@ -61,8 +83,8 @@ export function createApp() {
 function jsonBodyLimit() {
 	return bodyLimit({
 		maxSize: JSON_BODY_LIMIT,
-		onError: () => {
-			throw new AppError("payload_too_large", { params: { limit: "64 KB" } });
+		onError: (c) => {
+			throw new AppError("payload_too_large", { params: { limit: formatBytes(c.get("lang"), JSON_BODY_LIMIT) } });
 		},
 	});
 }

@@ -11,6 +11,21 @@ const list = z
 			.map((item) => item.trim())
 			.filter(Boolean),
 	);
+/** `"<count>/<seconds>"`: at most `count` hits per fixed window of `seconds` (src/services/rate-limit.ts). */
+const rateLimit = (fallback: string) =>
+	z
+		.string()
+		.default(fallback)
+		.transform((value, ctx) => {
+			const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(value);
+			const limit = Number(match?.[1]);
+			const windowSeconds = Number(match?.[2]);
+			if (!match || limit < 1 || windowSeconds < 1) {
+				ctx.addIssue({ code: "custom", message: 'expected "<count>/<seconds>" with both at least 1, e.g. "10/900"' });
+				return z.NEVER;
+			}
+			return { limit, windowSeconds };
+		});
 const optional = z
 	.string()
 	.optional()
@@ -47,6 +62,22 @@ const configSchema = z
 		MAX_IMAGE_PIXELS: bytes(50_000_000),
 		QUOTA_BYTES: bytes(1024 * 1024 * 1024),
 		QUOTA_IMAGES: bytes(1000),
+		/** Failed password logins per account (email), counted whether or not the account exists. */
+		RATE_LIMIT_LOGIN_ACCOUNT: rateLimit("10/900"),
+		/** Login attempts per client IP. */
+		RATE_LIMIT_LOGIN_IP: rateLimit("100/900"),
+		/** Registrations per client IP. */
+		RATE_LIMIT_REGISTER_IP: rateLimit("20/3600"),
+		/** Confirmation resends, and separately password-reset requests, per email address. */
+		RATE_LIMIT_MAIL_EMAIL: rateLimit("5/3600"),
+		/** Confirmation resends, and separately password-reset requests, per client IP. */
+		RATE_LIMIT_MAIL_IP: rateLimit("30/3600"),
+		/** Image and avatar uploads (new or replaced bytes) per user. */
+		RATE_LIMIT_UPLOAD_USER: rateLimit("120/600"),
+		/** Audit events older than this are pruned by the cron. */
+		AUDIT_RETENTION_DAYS: z.coerce.number().int().positive().default(365),
+		/** One structured log line per request ("on"), or none ("off"). */
+		REQUEST_LOG: z.enum(["on", "off"]).default("on"),
 	})
 	.superRefine((env, ctx) => {
 		const local = env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";

@@ -3,14 +3,19 @@ import { loadConfig } from "./config";
 import { createDb } from "./db/client";
 import { log } from "./lib/log";
 import { createMailTransport } from "./services/mail";
+import { pruneSecurityRecords } from "./services/audit";
 import { deliverDueMail } from "./services/outbox";
+import { SWEEP_GRACE_MS, isSweepDue, sweepOrphans } from "./services/sweep";
 
 const app = createApp();
 
 export default {
 	fetch: app.fetch,
-	/** Cron Trigger: retries mail the request-time attempt could not deliver. */
-	async scheduled(_controller, env, ctx) {
+	/**
+	 * Cron Trigger: retries mail the request-time attempt could not deliver; hourly, sweeps R2/D1
+	 * orphans and prunes ended rate-limit windows and audit events past their retention.
+	 */
+	async scheduled(controller, env, ctx) {
 		const config = loadConfig(env);
 		const db = createDb(env.DB);
 		ctx.waitUntil(
@@ -18,5 +23,11 @@ export default {
 				if (count > 0) log("info", "outbox_retry", { attempted: count });
 			}),
 		);
+		if (isSweepDue(controller.scheduledTime)) {
+			ctx.waitUntil(
+				sweepOrphans(db, env.IMAGES, { graceMs: SWEEP_GRACE_MS }).then((report) => log("info", "orphan_sweep", report)),
+			);
+			ctx.waitUntil(pruneSecurityRecords(db, config).then((report) => log("info", "security_prune", report)));
+		}
 	},
 } satisfies ExportedHandler<Cloudflare.Env>;

@@ -1,12 +1,21 @@
 import { z } from "zod";
 import { SUPPORTED_LOCALES } from "./lib/i18n";
+import { isCommonPassword } from "./lib/password-policy";
 
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 128;
 
 export const emailSchema = z.email().max(254).meta({ example: "ada@example.com" });
 
-export const passwordSchema = z.string().min(PASSWORD_MIN).max(PASSWORD_MAX);
+/** Length policy, then the shipped list of common passwords (which holds only entries of a valid length). */
+export const passwordSchema = z
+	.string()
+	.min(PASSWORD_MIN)
+	.max(PASSWORD_MAX)
+	.refine((password) => !isCommonPassword(password), {
+		params: { code: "password_too_common" },
+		message: "password too common",
+	});
 
 /** A shipped locale code (case-insensitive on input, canonical on output). */
 export const localeSchema = z
@@ -62,3 +71,6 @@ export const tokenQuery = z.object({ token: z.string().max(512).optional() });
 export const emailBody = z.object({ email: emailSchema });
 
 export const resetBody = z.object({ token: z.string().min(1).max(512), password: passwordSchema });
+
+/** GET /v1/me/activity: how many of the newest events to return. */
+export const activityQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });

@@ -1,6 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../config";
+import { describeError, infrastructureFailure } from "../lib/error-info";
 import { AppError } from "../lib/errors";
 import { translator } from "../lib/i18n";
 import { log } from "../lib/log";
@@ -44,21 +45,28 @@ export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
 	return new Response(JSON.stringify(toProblem(error, t)), { status: error.status, headers });
 }
 
-/** The single error boundary: expected failures keep their code, everything else becomes a 500. */
+/** How long a client should wait after a storage outage before it tries again. */
+export const SERVICE_UNAVAILABLE_RETRY_SECONDS = 5;
+
+/**
+ * The single error boundary: expected failures keep their code, transient D1/R2 failures become
+ * 503 with Retry-After (the request may simply be retried), everything else becomes a 500.
+ */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
 	if (error instanceof AppError) return problemResponse(c, error);
 	if (error instanceof HTTPException) return problemResponse(c, fromHttpException(error));
 	const requestId = c.get("requestId");
 	if (error instanceof ConfigError) {
 		log("error", "config_invalid", { requestId, message: error.message });
-	} else {
-		log("error", "unhandled_error", {
-			requestId,
-			name: error.name,
-			message: error.message,
-			stack: error.stack,
-		});
+		return problemResponse(c, new AppError("internal_error"));
 	}
+	const source = infrastructureFailure(error);
+	if (source) {
+		log("error", "infrastructure_unavailable", { requestId, source, ...describeError(error) });
+		const retryAfter = String(SERVICE_UNAVAILABLE_RETRY_SECONDS);
+		return problemResponse(c, new AppError("service_unavailable", { headers: { "Retry-After": retryAfter } }));
+	}
+	log("error", "unhandled_error", { requestId, ...describeError(error) });
 	return problemResponse(c, new AppError("internal_error"));
 };
 

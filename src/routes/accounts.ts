@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { AppError } from "../lib/errors";
 import { log } from "../lib/log";
+import { audit } from "../middleware/audit";
 import { requireAuth } from "../middleware/auth";
 import { doc } from "../middleware/doc";
 import { validate } from "../middleware/validate";
@@ -90,7 +91,10 @@ accountRoutes.delete(
 		const provider = c.req.valid("param").provider;
 		const enabled = enabledProviders(c.get("config")).map(({ id }): string => id);
 		const result = await unlinkOAuthIdentity(c.get("db"), c.get("auth").user.id, provider, enabled);
-		if (result.ok) return c.body(null, 204);
+		if (result.ok) {
+			audit(c, "oauth_unlinked", c.get("auth").user.id, { provider });
+			return c.body(null, 204);
+		}
 		if (result.reason === "last_login_method") throw new AppError("last_login_method");
 		// A provider this deployment does not offer at all reads as unknown; an offered one just is not linked.
 		throw new AppError(enabled.includes(provider) ? "not_found" : "provider_not_found");

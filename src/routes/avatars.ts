@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import { AppError } from "../lib/errors";
+import { audit } from "../middleware/audit";
 import { requireAuth } from "../middleware/auth";
 import { doc } from "../middleware/doc";
+import { limitUploadsPerUser } from "../middleware/rate-limit";
 import { validate } from "../middleware/validate";
 import { downloadObject } from "../services/downloads";
 import { deleteAvatar, findAvatar, setAvatar } from "../services/images";
@@ -36,6 +38,7 @@ avatarRoutes.put(
 		},
 	}),
 	requireAuth(),
+	limitUploadsPerUser(),
 	validate("query", uploadQuery),
 	async (c) => {
 		const source = await receiveUpload(c, c.req.valid("query").filename);
@@ -58,6 +61,7 @@ avatarRoutes.delete(
 	async (c) => {
 		const deleted = await deleteAvatar(c.get("db"), c.env.IMAGES, c.get("auth").user.id);
 		if (!deleted) throw new AppError("avatar_not_found");
+		audit(c, "avatar_deleted", c.get("auth").user.id);
 		return c.body(null, 204);
 	},
 );

@@ -1,16 +1,23 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { html } from "hono/html";
+import type { User } from "../db/schema";
+import { describeError } from "../lib/error-info";
 import { AppError } from "../lib/errors";
 import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
 import { directionOf } from "../lib/i18n";
+import { log } from "../lib/log";
+import type { MailKind } from "../lib/mail-templates";
 import { hashPassword } from "../lib/password";
+import { audit } from "../middleware/audit";
 import { doc } from "../middleware/doc";
+import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
 import { isFormRequest, validate, validateJsonOrForm } from "../middleware/validate";
 import { PASSWORD_MAX, PASSWORD_MIN, emailBody, resetBody, tokenBody, tokenQuery } from "../schemas";
 import { queueAccountMail } from "../services/account-mail";
 import { deliverMail } from "../services/outbox";
-import { findUserById, findUserByEmail } from "../services/users";
+import { clear } from "../services/rate-limit";
+import { findUserById, findUserByEmail, normalizeEmail } from "../services/users";
 import {
 	type TokenState,
 	confirmEmailEffect,
@@ -96,6 +103,7 @@ confirmationRoutes.post(
 		const db = c.get("db");
 		const spent = await spendVerificationToken(db, token, "confirm_email", confirmEmailEffect(db));
 		let outcome: Outcome = "ok";
+		if (spent.ok) audit(c, "email_confirmed", spent.userId);
 		if (!spent.ok) {
 			const state = spent.state === "spent" ? await confirmationState(c, token) : spent.state;
 			outcome = state === "confirmed" ? "already" : state === "expired" ? "expired" : "invalid";
@@ -116,33 +124,62 @@ confirmationRoutes.post(
 
 confirmationRoutes.post(
 	"/confirm/resend",
-	doc({ summary: "Send a new confirmation link (always 202)", tags: ["confirmation"], responses: { 202: "Accepted" } }),
+	doc({
+		summary: "Send a new confirmation link (always 202)",
+		tags: ["confirmation"],
+		responses: { 202: "Accepted", 429: "rate_limited" },
+	}),
+	limitPerClient("resend_ip", (config) => config.RATE_LIMIT_MAIL_IP),
 	validateJsonOrForm(emailBody),
 	async (c) => {
-		const db = c.get("db");
-		const user = await findUserByEmail(db, c.req.valid("json").email);
-		if (user && !user.emailConfirmedAt) {
-			const outboxId = await queueAccountMail(db, c.get("config"), user, "confirm");
-			c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
-		}
+		const email = normalizeEmail(c.req.valid("json").email);
+		await enforceRateLimit(c, "resend_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
+		mailOwnerAfterResponse(c, email, (user) => (user.emailConfirmedAt ? null : "confirm"));
 		return accepted(c, "messages.confirmation_resent", "pages.confirm.title");
 	},
 );
 
 confirmationRoutes.post(
 	"/password/forgot",
-	doc({ summary: "Mail a password reset link (always 202)", tags: ["confirmation"], responses: { 202: "Accepted" } }),
+	doc({
+		summary: "Mail a password reset link (always 202)",
+		tags: ["confirmation"],
+		responses: { 202: "Accepted", 429: "rate_limited" },
+	}),
+	limitPerClient("forgot_ip", (config) => config.RATE_LIMIT_MAIL_IP),
 	validateJsonOrForm(emailBody),
 	async (c) => {
-		const db = c.get("db");
-		const user = await findUserByEmail(db, c.req.valid("json").email);
-		if (user) {
-			const outboxId = await queueAccountMail(db, c.get("config"), user, "reset");
-			c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
-		}
+		const email = normalizeEmail(c.req.valid("json").email);
+		await enforceRateLimit(c, "forgot_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
+		mailOwnerAfterResponse(c, email, () => "reset");
 		return accepted(c, "messages.reset_requested", "pages.reset.title");
 	},
 );
+
+/**
+ * Looks the address up and mails its owner (when `kindFor` says so) after the response, in
+ * waitUntil: the lookup and the mail's writes would otherwise make a known address measurably
+ * slower to answer than an unknown one (bench/enumeration-timing.mjs). It first yields one timer
+ * tick, so rendering the mail cannot hold the isolate while the response is still on its way out.
+ * A failure is logged; the person can simply ask again.
+ */
+function mailOwnerAfterResponse(c: Context<AppEnv>, email: string, kindFor: (user: User) => MailKind | null): void {
+	const db = c.get("db");
+	const config = c.get("config");
+	const mail = c.get("mail");
+	const requestId = c.get("requestId");
+	const work = async () => {
+		await new Promise((resolve) => setTimeout(resolve, 0));
+		const user = await findUserByEmail(db, email);
+		const kind = user ? kindFor(user) : null;
+		if (!user || !kind) return;
+		const outboxId = await queueAccountMail(db, config, user, kind);
+		await deliverMail(db, mail, [outboxId]);
+	};
+	c.executionCtx.waitUntil(
+		work().catch((error: unknown) => log("error", "account_mail_failed", { requestId, ...describeError(error) })),
+	);
+}
 
 /** The same 202 for known and unknown addresses (no account enumeration). */
 function accepted(c: Context<AppEnv>, messageKey: string, titleKey: string) {
@@ -231,6 +268,11 @@ async function resetPassword(
 	}
 	const passwordHash = await hashPassword(password);
 	const spent = await spendVerificationToken(db, token, "reset_password", resetPasswordEffect(db, passwordHash));
-	if (spent.ok) return "ok";
+	if (spent.ok) {
+		audit(c, "password_reset", spent.userId);
+		// Proving control of the mailbox lifts a lockout of password logins (someone else's guesses).
+		if (user) c.executionCtx.waitUntil(clear(db, rateLimitKey("login_account", user.email)).catch(() => {}));
+		return "ok";
+	}
 	return spent.state === "expired" ? "expired" : "invalid";
 }

@@ -4,8 +4,10 @@ import { z } from "zod";
 import { AppError } from "../lib/errors";
 import { sanitizeFilename } from "../lib/http-file";
 import { formatBytes } from "../lib/i18n";
+import { audit } from "../middleware/audit";
 import { requireAuth } from "../middleware/auth";
 import { doc } from "../middleware/doc";
+import { limitUploadsPerUser } from "../middleware/rate-limit";
 import { validate } from "../middleware/validate";
 import { downloadObject } from "../services/downloads";
 import {
@@ -81,6 +83,7 @@ imageRoutes.post(
 		auth: true,
 		responses: { 201: "The stored image; Location names it", ...UPLOAD_ERRORS },
 	}),
+	limitUploadsPerUser(),
 	validate("query", uploadQuery),
 	async (c) => {
 		const source = await receiveUpload(c, c.req.valid("query").filename);
@@ -154,6 +157,7 @@ imageRoutes.put(
 			...UPLOAD_ERRORS,
 		},
 	}),
+	limitUploadsPerUser(),
 	validate("query", uploadQuery),
 	async (c) => {
 		const userId = c.get("auth").user.id;
@@ -194,6 +198,7 @@ imageRoutes.delete(
 	async (c) => {
 		const deleted = await deleteImage(c.get("db"), c.env.IMAGES, c.get("auth").user.id, c.req.param("id"));
 		if (!deleted) throw new AppError("image_not_found");
+		audit(c, "image_deleted", c.get("auth").user.id, { image_id: c.req.param("id") });
 		return c.body(null, 204);
 	},
 );

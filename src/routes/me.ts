@@ -3,11 +3,14 @@ import { Hono } from "hono";
 import { users } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { verifyPassword } from "../lib/password";
+import { audit } from "../middleware/audit";
 import { assertFreshToken, requireAuth } from "../middleware/auth";
 import { setLanguage } from "../middleware/language";
 import { doc } from "../middleware/doc";
 import { validate } from "../middleware/validate";
-import { changePasswordBody, patchMeBody } from "../schemas";
+import { activityQuery, changePasswordBody, patchMeBody } from "../schemas";
+import { auditInsert, listEvents, presentEvent } from "../services/audit";
+import { exportUserData } from "../services/export";
 import { revokeUserSessions } from "../services/sessions";
 import { deleteUserObjects } from "../services/storage";
 import { presentUser, setPassword, updateProfile } from "../services/users";
@@ -48,8 +51,14 @@ meRoutes.delete(
 		assertFreshToken(c);
 		const { user } = c.get("auth");
 		// Objects first: if R2 fails, the account still exists and the request can simply be retried.
-		await deleteUserObjects(c.env.IMAGES, user.id);
-		await c.get("db").delete(users).where(eq(users.id, user.id));
+		const objects = await deleteUserObjects(c.env.IMAGES, user.id);
+		// The user's own trail goes with them (cascade); an anonymous row, written in the same batch,
+		// records only that an account was deleted, and when.
+		const db = c.get("db");
+		await db.batch([
+			db.delete(users).where(eq(users.id, user.id)),
+			auditInsert(db, { userId: null, type: "account_deleted", detail: { objects } }),
+		]);
 		return c.body(null, 204);
 	},
 );
@@ -72,7 +81,31 @@ meRoutes.put(
 		const db = c.get("db");
 		await setPassword(db, user.id, body.new_password);
 		await revokeUserSessions(db, user.id, session.id);
+		audit(c, "password_changed", user.id, { first_password: !user.passwordHash });
 		return c.json({ message: c.get("t")("messages.password_changed") });
+	},
+);
+
+meRoutes.get(
+	"/activity",
+	doc({ summary: "Your recent security events, newest first", tags: ["accounts"], auth: true }),
+	validate("query", activityQuery),
+	async (c) => {
+		const events = await listEvents(c.get("db"), c.get("auth").user.id, c.req.valid("query").limit);
+		return c.json({ events: events.map(presentEvent) }, 200, { "Cache-Control": "no-store" });
+	},
+);
+
+meRoutes.get(
+	"/export",
+	doc({ summary: "Download everything stored about you (JSON)", tags: ["accounts"], auth: true }),
+	async (c) => {
+		const data = await exportUserData(c.get("db"), c.get("auth").user, c.get("config").appUrl);
+		const filename = `atrium-export-${data.exported_at.slice(0, 10)}.json`;
+		return c.json(data, 200, {
+			"Content-Disposition": `attachment; filename="${filename}"`,
+			"Cache-Control": "no-store",
+		});
 	},
 );
 

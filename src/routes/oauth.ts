@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { AppError, type ErrorCode } from "../lib/errors";
 import { log } from "../lib/log";
+import { audit } from "../middleware/audit";
 import { doc } from "../middleware/doc";
 import { validate } from "../middleware/validate";
 import {
@@ -188,6 +189,7 @@ async function finishLogin(
 	if (!result.ok) return flowFailure(c, flow, result.reason === "no_email" ? "oauth_failed" : "email_in_use");
 	const { id: userId } = result.user;
 	log("info", "oauth_login", { requestId: c.get("requestId"), provider: provider.id, userId, outcome: result.outcome });
+	audit(c, "login", userId, { method: provider.id, outcome: result.outcome });
 	if (!flow.redirectUri) return c.json(await signIn(c, userId), 200);
 	const code = await issueVerificationToken(db, userId, "oauth_login", LOGIN_CODE_SECONDS);
 	return c.redirect(withParams(flow.redirectUri, { code }), 302);
@@ -207,6 +209,7 @@ async function finishLink(
 	const result = await linkOAuthIdentity(db, link.userId, provider.id, identity);
 	if (!result.ok) return flowFailure(c, flow, "email_in_use");
 	log("info", "oauth_linked", { requestId: c.get("requestId"), provider: provider.id, userId: link.userId });
+	audit(c, "oauth_linked", link.userId, { provider: provider.id });
 	if (flow.redirectUri) return c.redirect(withParams(flow.redirectUri, { linked: provider.id }), 302);
 	return c.json({
 		message: c.get("t")("messages.oauth_linked", { provider: provider.name }),

@@ -57,7 +57,10 @@ export async function registerUser(
 	return { status: "exists", user: winner };
 }
 
-export type AuthenticateResult = { ok: true; user: User } | { ok: false; reason: "invalid_credentials" };
+export type AuthenticateResult =
+	| { ok: true; user: User }
+	/** `userId` names the account when there is one (for its audit trail; never shown to the caller). */
+	| { ok: false; reason: "invalid_credentials"; userId?: string };
 
 /**
  * Checks an email and password with the same scrypt work whether or not the account exists or
@@ -67,7 +70,7 @@ export async function authenticate(db: Database, email: string, password: string
 	const user = await findUserByEmail(db, email);
 	const stored = user?.passwordHash ?? (await getDummyHash());
 	const valid = await verifyPassword(stored, password);
-	if (!user?.passwordHash || !valid) return { ok: false, reason: "invalid_credentials" };
+	if (!user?.passwordHash || !valid) return { ok: false, reason: "invalid_credentials", userId: user?.id };
 	if (needsRehash(user.passwordHash)) {
 		const passwordHash = await hashPassword(password);
 		await db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));

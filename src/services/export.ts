@@ -1,0 +1,53 @@
+import { asc, desc, eq } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { type User, images, sessions } from "../db/schema";
+import { listEvents, presentEvent } from "./audit";
+import { presentImage } from "./images";
+import { listLinkedAccounts } from "./oauth/accounts";
+import { presentUser } from "./users";
+
+/** Version of the export's layout, so a reader can tell future changes apart. */
+export const EXPORT_FORMAT = 1;
+
+/**
+ * Everything stored about a user, in the API's own shapes (GET /v1/me/export): profile, linked
+ * accounts, image metadata (the bytes are at each `url`), sessions and the audit trail. Secrets
+ * are not data about the user and are left out: no password hash, no token or token hash.
+ */
+export async function exportUserData(db: Database, user: User, appUrl: URL) {
+	const [accounts, imageRows, sessionRows, events] = await Promise.all([
+		listLinkedAccounts(db, user.id),
+		db.select().from(images).where(eq(images.userId, user.id)).orderBy(asc(images.createdAt), asc(images.id)),
+		db.select().from(sessions).where(eq(sessions.userId, user.id)).orderBy(desc(sessions.createdAt)),
+		listEvents(db, user.id),
+	]);
+	return {
+		format: EXPORT_FORMAT,
+		exported_at: new Date().toISOString(),
+		profile: {
+			...presentUser(
+				user,
+				accounts.map((account) => account.provider),
+				appUrl,
+			),
+			updated_at: user.updatedAt.toISOString(),
+			last_login_at: user.lastLoginAt?.toISOString() ?? null,
+		},
+		linked_accounts: accounts.map((account) => ({
+			provider: account.provider,
+			provider_user_id: account.providerUserId,
+			email: account.email,
+			linked_at: account.linkedAt.toISOString(),
+		})),
+		images: imageRows.map((image) => presentImage(image, appUrl)),
+		sessions: sessionRows.map((session) => ({
+			id: session.id,
+			created_at: session.createdAt.toISOString(),
+			expires_at: session.expiresAt.toISOString(),
+			revoked_at: session.revokedAt?.toISOString() ?? null,
+			ip: session.ip,
+			user_agent: session.userAgent,
+		})),
+		activity: events.map(presentEvent),
+	};
+}
