@@ -5,13 +5,30 @@ import { expectProblem, send, signedInUser } from "../helpers/api";
 
 const SECRET = "test-secret-that-is-at-least-32-bytes-long!!";
 const now = Math.floor(Date.now() / 1000);
-const claims: AccessClaims = { iss: "atrium", aud: "atrium-api", sub: "u", sid: "s", jti: "j", iat: now, exp: now + 900, fresh: true };
+const claims: AccessClaims = {
+	iss: "atrium",
+	aud: "atrium-api",
+	sub: "u",
+	sid: "s",
+	jti: "j",
+	iat: now,
+	exp: now + 900,
+	fresh: true,
+};
 const expected = { issuer: "atrium", audience: "atrium-api", nowSeconds: now };
 const b64 = (value: unknown) => encodeBase64urlNoPadding(new TextEncoder().encode(JSON.stringify(value)));
 
 async function hmac(input: string, secret = SECRET) {
-	const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-	return encodeBase64urlNoPadding(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(input))));
+	const key = await crypto.subtle.importKey(
+		"raw",
+		new TextEncoder().encode(secret),
+		{ name: "HMAC", hash: "SHA-256" },
+		false,
+		["sign"],
+	);
+	return encodeBase64urlNoPadding(
+		new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(input))),
+	);
 }
 
 async function forge(header: unknown, payload: unknown, secret = SECRET) {
@@ -61,7 +78,11 @@ describe("through the app", () => {
 		const tampered = `${token.slice(0, -2)}${token.endsWith("AA") ? "BB" : "AA"}`;
 		await expectProblem(await send("GET", "/v1/me", { token: tampered }), 401, "unauthorized");
 		const [, payload] = token.split(".");
-		const decoded = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob((payload ?? "").replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0))));
+		const decoded = JSON.parse(
+			new TextDecoder().decode(
+				Uint8Array.from(atob((payload ?? "").replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0)),
+			),
+		);
 		expect(decoded.sub).toBe(userId);
 		const expired = await signAccessToken({ ...decoded, iat: now - 2000, exp: now - 1000 }, SECRET);
 		const res = await send("GET", "/v1/me", { token: expired });

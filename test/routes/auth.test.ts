@@ -28,7 +28,9 @@ describe("register", () => {
 		const email = uniqueEmail();
 		await register({ email });
 		await send("POST", "/v1/auth/register", { body: { email: email.toUpperCase(), password: PASSWORD } });
-		const rows = await env.DB.prepare("select count(*) as n from users where email = ?").bind(email).first<{ n: number }>();
+		const rows = await env.DB.prepare("select count(*) as n from users where email = ?")
+			.bind(email)
+			.first<{ n: number }>();
 		expect(rows?.n).toBe(1);
 	});
 });
@@ -76,14 +78,24 @@ describe("login", () => {
 	it("records the time of the last sign-in", async () => {
 		const before = Date.now();
 		const { userId } = await signedInUser();
-		const row = await env.DB.prepare("select last_login_at as t from users where id = ?").bind(userId).first<{ t: number }>();
+		const row = await env.DB.prepare("select last_login_at as t from users where id = ?")
+			.bind(userId)
+			.first<{ t: number }>();
 		expect(row?.t).toBeGreaterThanOrEqual(before);
 	});
 
 	it("refuses an unconfirmed account with 403 only after a correct password", async () => {
 		const { email } = await register();
-		await expectProblem(await send("POST", "/v1/auth/login", { body: { email, password: "wrong password 123" } }), 401, "invalid_credentials");
-		await expectProblem(await send("POST", "/v1/auth/login", { body: { email, password: PASSWORD } }), 403, "email_not_confirmed");
+		await expectProblem(
+			await send("POST", "/v1/auth/login", { body: { email, password: "wrong password 123" } }),
+			401,
+			"invalid_credentials",
+		);
+		await expectProblem(
+			await send("POST", "/v1/auth/login", { body: { email, password: PASSWORD } }),
+			403,
+			"email_not_confirmed",
+		);
 	});
 
 	it("gives the same 401 body for a wrong password and an unknown email", async () => {
@@ -101,7 +113,9 @@ describe("login", () => {
 		const weak = await hashPassword(PASSWORD, { logN: 10, r: 8, p: 1 });
 		await env.DB.prepare("update users set password_hash = ? where email = ?").bind(weak, email).run();
 		await login(email);
-		const row = await env.DB.prepare("select password_hash as h from users where email = ?").bind(email).first<{ h: string }>();
+		const row = await env.DB.prepare("select password_hash as h from users where email = ?")
+			.bind(email)
+			.first<{ h: string }>();
 		expect(row?.h).toMatch(/^\$scrypt\$ln=14,r=8,p=5\$/);
 		await login(email);
 	});
@@ -123,24 +137,40 @@ describe("refresh", () => {
 		const next = (await first.json()) as { access_token: string; refresh_token: string };
 		const replay = await send("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } });
 		await expectProblem(replay, 401, "refresh_token_reused");
-		await expectProblem(await send("POST", "/v1/auth/refresh", { body: { refresh_token: next.refresh_token } }), 401, "invalid_refresh_token");
+		await expectProblem(
+			await send("POST", "/v1/auth/refresh", { body: { refresh_token: next.refresh_token } }),
+			401,
+			"invalid_refresh_token",
+		);
 		await expectProblem(await send("GET", "/v1/me", { token: next.access_token }), 401, "unauthorized");
 	});
 
 	it("gives exactly one success for concurrent refreshes of one token", async () => {
 		const { tokens } = await signedInUser();
 		const results = await Promise.all(
-			Array.from({ length: 5 }, () => send("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } })),
+			Array.from({ length: 5 }, () =>
+				send("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } }),
+			),
 		);
 		expect(results.filter((r) => r.status === 200)).toHaveLength(1);
 		expect(results.filter((r) => r.status === 401)).toHaveLength(4);
 	});
 
 	it("refuses unknown tokens and tokens of an expired session", async () => {
-		await expectProblem(await send("POST", "/v1/auth/refresh", { body: { refresh_token: "nope" } }), 401, "invalid_refresh_token");
+		await expectProblem(
+			await send("POST", "/v1/auth/refresh", { body: { refresh_token: "nope" } }),
+			401,
+			"invalid_refresh_token",
+		);
 		const { tokens, userId } = await signedInUser();
-		await env.DB.prepare("update sessions set expires_at = ? where user_id = ?").bind(Date.now() - 1000, userId).run();
-		await expectProblem(await send("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } }), 401, "invalid_refresh_token");
+		await env.DB.prepare("update sessions set expires_at = ? where user_id = ?")
+			.bind(Date.now() - 1000, userId)
+			.run();
+		await expectProblem(
+			await send("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } }),
+			401,
+			"invalid_refresh_token",
+		);
 	});
 
 	it("does not return a fresh access token", async () => {
@@ -158,7 +188,11 @@ describe("logout", () => {
 		const me = await send("GET", "/v1/me", { token });
 		await expectProblem(me, 401, "unauthorized");
 		expect(me.headers.get("WWW-Authenticate")).toMatch(/^Bearer/);
-		await expectProblem(await send("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } }), 401, "invalid_refresh_token");
+		await expectProblem(
+			await send("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } }),
+			401,
+			"invalid_refresh_token",
+		);
 	});
 
 	it("logout-all revokes every session of the user and no one else's", async () => {

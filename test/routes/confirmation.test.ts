@@ -144,20 +144,26 @@ describe("confirmation: security", () => {
 
 	it("tokens are stored only as hashes", async () => {
 		const { confirmToken } = await register();
-		const row = await env.DB.prepare("select count(*) as n from verification_tokens where token_hash = ?").bind(confirmToken).first<{ n: number }>();
+		const row = await env.DB.prepare("select count(*) as n from verification_tokens where token_hash = ?")
+			.bind(confirmToken)
+			.first<{ n: number }>();
 		expect(row?.n).toBe(0);
 	});
 });
 
 describe("delivery through the outbox", () => {
 	it("Resend failing with 500 is retried by the cron with the same idempotency key", async () => {
-		fakeResend((_mail, attempt) => (attempt === 1 ? Response.json({ message: "boom", name: "internal_server_error" }, { status: 500 }) : undefined));
+		fakeResend((_mail, attempt) =>
+			attempt === 1 ? Response.json({ message: "boom", name: "internal_server_error" }, { status: 500 }) : undefined,
+		);
 		const email = uniqueEmail();
 		const res = await send("POST", "/v1/auth/register", { body: { email, password: PASSWORD } });
 		expect(res.status).toBe(202);
 		await waitForMail(email);
 		await vi.waitFor(async () => {
-			const row = await env.DB.prepare("select attempts from outbox where to_address = ?").bind(email).first<{ attempts: number }>();
+			const row = await env.DB.prepare("select attempts from outbox where to_address = ?")
+				.bind(email)
+				.first<{ attempts: number }>();
 			expect(row?.attempts).toBe(1);
 		});
 		vi.useFakeTimers({ toFake: ["Date"] });
@@ -191,7 +197,9 @@ describe("delivery through the outbox", () => {
 			const row = await env.DB.prepare("select status, attempts from outbox where to_address = ?").bind(email).first();
 			expect(row).toEqual({ status: "failed", attempts: 8 });
 		});
-		const user = await env.DB.prepare("select count(*) as n from users where email = ?").bind(email).first<{ n: number }>();
+		const user = await env.DB.prepare("select count(*) as n from users where email = ?")
+			.bind(email)
+			.first<{ n: number }>();
 		expect(user?.n).toBe(1);
 
 		fakeResend();
@@ -212,22 +220,42 @@ describe("password reset", () => {
 		const page = await api(`/v1/auth/password/reset?token=${resetToken}`, { headers: { Accept: "text/html" } });
 		expect(await page.text()).toContain('type="password"');
 
-		const res = await send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: "my new passphrase!" } });
+		const res = await send("POST", "/v1/auth/password/reset", {
+			body: { token: resetToken, password: "my new passphrase!" },
+		});
 		expect(res.status).toBe(200);
 		await expectProblem(await send("GET", "/v1/me", { token }), 401, "unauthorized");
 		await login(email, "my new passphrase!");
-		await expectProblem(await send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: "yet another passphrase" } }), 400, "token_invalid");
+		await expectProblem(
+			await send("POST", "/v1/auth/password/reset", {
+				body: { token: resetToken, password: "yet another passphrase" },
+			}),
+			400,
+			"token_invalid",
+		);
 	});
 
 	it("refuses a weak password without spending the link, and an expired link with 410", async () => {
 		const { email } = await signedInUser();
 		await send("POST", "/v1/auth/password/forgot", { body: { email } });
 		const resetToken = tokenFrom(await waitForMail(email, 2), "/v1/auth/password/reset");
-		await expectProblem(await send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: "short" } }), 400, "validation_failed");
-		await expectProblem(await send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: email } }), 400, "validation_failed");
+		await expectProblem(
+			await send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: "short" } }),
+			400,
+			"validation_failed",
+		);
+		await expectProblem(
+			await send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: email } }),
+			400,
+			"validation_failed",
+		);
 		vi.useFakeTimers({ toFake: ["Date"] });
 		vi.setSystemTime(Date.now() + 1801_000);
-		await expectProblem(await send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: "long enough pass" } }), 410, "token_expired");
+		await expectProblem(
+			await send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: "long enough pass" } }),
+			410,
+			"token_expired",
+		);
 	});
 
 	it("concurrent resets with one link give exactly one success", async () => {
@@ -235,7 +263,9 @@ describe("password reset", () => {
 		await send("POST", "/v1/auth/password/forgot", { body: { email } });
 		const resetToken = tokenFrom(await waitForMail(email, 2), "/v1/auth/password/reset");
 		const results = await Promise.all(
-			Array.from({ length: 4 }, (_, i) => send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: `new passphrase ${i}!` } })),
+			Array.from({ length: 4 }, (_, i) =>
+				send("POST", "/v1/auth/password/reset", { body: { token: resetToken, password: `new passphrase ${i}!` } }),
+			),
 		);
 		expect(results.filter((r) => r.status === 200)).toHaveLength(1);
 	});

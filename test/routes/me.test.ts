@@ -33,7 +33,11 @@ describe("PATCH /v1/me", () => {
 
 	it("refuses an unknown locale", async () => {
 		const { token } = await signedInUser();
-		const problem = await expectProblem(await send("PATCH", "/v1/me", { token, body: { locale: "tlh" } }), 400, "validation_failed");
+		const problem = await expectProblem(
+			await send("PATCH", "/v1/me", { token, body: { locale: "tlh" } }),
+			400,
+			"validation_failed",
+		);
 		expect(problem.errors?.[0]).toMatchObject({ path: "locale", code: "unknown_locale" });
 	});
 });
@@ -67,8 +71,15 @@ describe("PUT /v1/me/password", () => {
 
 	it("refuses a weak new password and one equal to the email", async () => {
 		const { token, email } = await signedInUser();
-		await expectProblem(await send("PUT", "/v1/me/password", { token, body: { current_password: PASSWORD, new_password: "short" } }), 400, "validation_failed");
-		const same = await send("PUT", "/v1/me/password", { token, body: { current_password: PASSWORD, new_password: email } });
+		await expectProblem(
+			await send("PUT", "/v1/me/password", { token, body: { current_password: PASSWORD, new_password: "short" } }),
+			400,
+			"validation_failed",
+		);
+		const same = await send("PUT", "/v1/me/password", {
+			token,
+			body: { current_password: PASSWORD, new_password: email },
+		});
 		const problem = await expectProblem(same, 400, "validation_failed");
 		expect(problem.errors?.[0]?.code).toBe("password_equals_email");
 	});
@@ -77,7 +88,10 @@ describe("PUT /v1/me/password", () => {
 		const { tokens } = await signedInUser();
 		const refreshed = await send("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } });
 		const { access_token } = (await refreshed.json()) as { access_token: string };
-		const res = await send("PUT", "/v1/me/password", { token: access_token, body: { current_password: PASSWORD, new_password: "a brand new passphrase" } });
+		const res = await send("PUT", "/v1/me/password", {
+			token: access_token,
+			body: { current_password: PASSWORD, new_password: "a brand new passphrase" },
+		});
 		await expectProblem(res, 401, "fresh_token_required");
 	});
 });
@@ -94,7 +108,11 @@ describe("DELETE /v1/me", () => {
 			.first();
 		expect(counts).toEqual({ u: 0, s: 0, v: 0 });
 		expect((await env.IMAGES.list({ prefix: `users/${userId}/` })).objects).toHaveLength(0);
-		await expectProblem(await send("POST", "/v1/auth/login", { body: { email, password: PASSWORD } }), 401, "invalid_credentials");
+		await expectProblem(
+			await send("POST", "/v1/auth/login", { body: { email, password: PASSWORD } }),
+			401,
+			"invalid_credentials",
+		);
 	});
 
 	it("refuses a token older than FRESH_TOKEN_SECONDS", async () => {

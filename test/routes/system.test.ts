@@ -27,7 +27,20 @@ describe("operations", () => {
 	it("GET /openapi.json documents the routes with the validating schemas", async () => {
 		const res = await api("/openapi.json");
 		expect(res.status).toBe(200);
-		const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, { minLength?: number }> } }> } }>> };
+		const doc = (await res.json()) as {
+			openapi: string;
+			paths: Record<
+				string,
+				Record<
+					string,
+					{
+						requestBody?: {
+							content: Record<string, { schema: { properties: Record<string, { minLength?: number }> } }>;
+						};
+					}
+				>
+			>;
+		};
 		expect(doc.openapi).toBe("3.1.0");
 		const register = doc.paths["/v1/auth/register"]?.post;
 		const schema = register?.requestBody?.content["application/json"]?.schema;
