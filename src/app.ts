@@ -1,8 +1,9 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import type { Config } from "./config";
 import { AppError } from "./lib/errors";
 import { formatBytes } from "./lib/i18n";
 import { ROUTE_DOC, buildOpenApiDocument } from "./lib/openapi";
@@ -40,15 +41,7 @@ export function createApp() {
 	app.use("*", detectLanguage());
 	app.use("*", provideServices());
 	app.use("*", serverTiming());
-	app.use("*", (c, next) =>
-		cors({
-			origin: c.get("config").CORS_ORIGINS,
-			allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-			allowHeaders: ["Authorization", "Content-Type", "Accept-Language", "If-Match", "If-None-Match", "Range"],
-			exposeHeaders: ["Location", "ETag", "X-Request-Id", "Retry-After", "Content-Language", "WWW-Authenticate"],
-			maxAge: 600,
-		})(c, next),
-	);
+	app.use("*", (c, next) => corsFor(c.get("config"))(c, next));
 	app.use("/v1/auth/*", jsonBodyLimit());
 	app.on(["PATCH", "PUT", "POST", "DELETE"], ["/v1/me", "/v1/me/password", "/v1/me/accounts/*"], jsonBodyLimit());
 	// Uploads enforce MAX_IMAGE_BYTES themselves (src/services/uploads.ts); only the JSON rename is capped here.
@@ -78,6 +71,24 @@ export function createApp() {
 	app.notFound(notFound);
 	app.onError(onError);
 	return app;
+}
+
+const corsByConfig = new WeakMap<Config, MiddlewareHandler>();
+
+/** The CORS middleware for a configuration, built once per isolate rather than per request. */
+function corsFor(config: Config): MiddlewareHandler {
+	let middleware = corsByConfig.get(config);
+	if (!middleware) {
+		middleware = cors({
+			origin: config.CORS_ORIGINS,
+			allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+			allowHeaders: ["Authorization", "Content-Type", "Accept-Language", "If-Match", "If-None-Match", "Range"],
+			exposeHeaders: ["Location", "ETag", "X-Request-Id", "Retry-After", "Content-Language", "WWW-Authenticate"],
+			maxAge: 600,
+		});
+		corsByConfig.set(config, middleware);
+	}
+	return middleware;
 }
 
 function jsonBodyLimit() {
