@@ -1,6 +1,6 @@
-// `wrangler dev` as a child process on its own port and its own local D1/R2 state, for scripts
-// (scripts/load.mjs, bench/enumeration-timing.mjs). The same approach as
-// test/e2e/helpers/wrangler-dev.ts, in plain JavaScript so Node 20 runs it without a build step.
+// `wrangler dev` as a child process on its own port and its own local D1/R2 state, for the scripts
+// (scripts/load.mjs, bench/enumeration-timing.mjs) and the browser end-to-end tests (test/e2e/).
+// Plain JavaScript so Node 20 runs it without a build step; types in wrangler-dev.d.mts.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";

@@ -1,7 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./helpers/browser";
-import { type DevServer, startWranglerDev, waitForOutput } from "./helpers/wrangler-dev";
+import { type DevServer, startWranglerDev, waitForOutput } from "../../scripts/lib/wrangler-dev.mjs";
 
 let server: DevServer;
 let browser: Browser;
@@ -27,7 +27,7 @@ describe("email confirmation in a real browser", () => {
 			body: JSON.stringify({ email, password: "correct horse battery staple" }),
 		});
 		expect(res.status).toBe(202);
-		const [link] = await waitForOutput(server, /http:\/\/localhost:\d+\/v1\/auth\/confirm\?token=[A-Za-z0-9_-]+/, mark);
+		const [link] = await waitForOutput(server, /http:\/\/[\w.]+:\d+\/v1\/auth\/confirm\?token=[A-Za-z0-9_-]+/, mark);
 		expect(link.startsWith(server.url)).toBe(true);
 
 		const page = await browser.newPage();

@@ -11,7 +11,7 @@ import Provider from "oidc-provider";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./helpers/browser";
-import { type DevServer, freePort, startWranglerDev } from "./helpers/wrangler-dev";
+import { type DevServer, freePort, startWranglerDev } from "../../scripts/lib/wrangler-dev.mjs";
 
 const CLIENT_ID = "atrium-e2e";
 const CLIENT_SECRET = "atrium-e2e-client-secret-0123456789";
