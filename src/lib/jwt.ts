@@ -84,6 +84,7 @@ export async function verifyAccessToken(
 	if (Object.keys(headerValue).some((k) => k !== "alg" && k !== "typ")) return { ok: false, reason: "invalid" };
 	let signatureBytes: Uint8Array;
 	try {
+		// Throws on non-zero unused bits too, so a signature has exactly one valid spelling.
 		signatureBytes = decodeBase64urlIgnorePadding(signature);
 	} catch {
 		return { ok: false, reason: "invalid" };

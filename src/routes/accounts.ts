@@ -1,16 +1,14 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { AppError } from "../lib/errors";
-import { log } from "../lib/log";
 import { audit } from "../middleware/audit";
 import { requireAuth } from "../middleware/auth";
 import { doc } from "../middleware/doc";
 import { validate } from "../middleware/validate";
-import { enabledProviders, OAuthProviderError } from "../services/oauth";
+import { enabledProviders } from "../services/oauth";
 import { listLinkedAccounts, unlinkOAuthIdentity } from "../services/oauth/accounts";
-import { startFlow } from "../services/oauth/flow";
 import type { AppEnv } from "../types";
-import { allowedRedirectUri, requireProvider } from "./oauth";
+import { allowedRedirectUri, requireProvider, tryStartFlow } from "./oauth";
 
 /** Linked sign-in providers of the signed-in user (`/v1/me/accounts`). */
 export const accountRoutes = new Hono<AppEnv>();
@@ -63,18 +61,9 @@ accountRoutes.post(
 		// The body is optional; a redirect_uri may also come in the query, as for GET /v1/auth/oauth/:provider.
 		const redirectUri = allowedRedirectUri(c, c.req.valid("json").redirect_uri ?? c.req.valid("query").redirect_uri);
 		const { user, session } = c.get("auth");
-		try {
-			const url = await startFlow(c, provider, { redirectUri, link: { userId: user.id, sessionId: session.id } });
-			return c.json({ authorization_url: url.toString() }, 200, { "Cache-Control": "no-store" });
-		} catch (error) {
-			if (!(error instanceof OAuthProviderError)) throw error;
-			log("warn", "oauth_start_failed", {
-				requestId: c.get("requestId"),
-				provider: provider.id,
-				reason: error.message,
-			});
-			throw new AppError("oauth_failed");
-		}
+		const url = await tryStartFlow(c, provider, { redirectUri, link: { userId: user.id, sessionId: session.id } });
+		if (!url) throw new AppError("oauth_failed");
+		return c.json({ authorization_url: url.toString() }, 200, { "Cache-Control": "no-store" });
 	},
 );
 

@@ -48,6 +48,24 @@ export function requireProvider(c: Context<AppEnv>, id: string): OAuthProvider {
 	return provider;
 }
 
+/**
+ * Starts a flow (cookie set, authorization URL built); null, logged, when the provider cannot be
+ * reached (e.g. OIDC discovery fails), so each route can answer in its own way.
+ */
+export async function tryStartFlow(
+	c: Context<AppEnv>,
+	provider: OAuthProvider,
+	options: Parameters<typeof startFlow>[2],
+): Promise<URL | null> {
+	try {
+		return await startFlow(c, provider, options);
+	} catch (error) {
+		if (!(error instanceof OAuthProviderError)) throw error;
+		log("warn", "oauth_start_failed", { requestId: c.get("requestId"), provider: provider.id, reason: error.message });
+		return null;
+	}
+}
+
 /** Exact-match allowlist (no prefixes, no patterns): an open redirect would hand login codes to anyone. */
 export function allowedRedirectUri(c: Context<AppEnv>, redirectUri: string | undefined): string | null {
 	if (redirectUri === undefined) return null;
@@ -107,16 +125,8 @@ oauthRoutes.get(
 	async (c) => {
 		const provider = requireProvider(c, c.req.valid("param").provider);
 		const redirectUri = allowedRedirectUri(c, c.req.valid("query").redirect_uri);
-		let url: URL;
-		try {
-			url = await startFlow(c, provider, { redirectUri });
-		} catch (error) {
-			if (!(error instanceof OAuthProviderError)) throw error;
-			log("warn", "oauth_start_failed", {
-				requestId: c.get("requestId"),
-				provider: provider.id,
-				reason: error.message,
-			});
+		const url = await tryStartFlow(c, provider, { redirectUri });
+		if (!url) {
 			if (redirectUri) return c.redirect(withParams(redirectUri, { error: "oauth_failed" }), 302);
 			throw new AppError("oauth_failed");
 		}

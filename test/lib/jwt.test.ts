@@ -59,6 +59,19 @@ describe("verifyAccessToken", () => {
 		expect(await verifyAccessToken(await make(), SECRET, expected)).toEqual({ ok: false, reason: "invalid" });
 	});
 
+	it("refuses a non-canonical spelling of a valid signature", async () => {
+		const token = await signAccessToken(claims, SECRET);
+		const last = token.at(-1) ?? "";
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+		// 32 bytes leave 2 unused bits in the last of 43 characters: its 3 siblings decode the same.
+		const index = alphabet.indexOf(last);
+		const sibling = alphabet[(index & ~3) | ((index + 1) & 3)] ?? "";
+		expect(await verifyAccessToken(`${token.slice(0, -1)}${sibling}`, SECRET, expected)).toEqual({
+			ok: false,
+			reason: "invalid",
+		});
+	});
+
 	it("refuses an edited payload", async () => {
 		const token = await signAccessToken(claims, SECRET);
 		const [header, , signature] = token.split(".");
@@ -75,7 +88,9 @@ describe("verifyAccessToken", () => {
 describe("through the app", () => {
 	it("refuses a tampered token, and an expired one with token_expired", async () => {
 		const { token, userId } = await signedInUser();
-		const tampered = `${token.slice(0, -2)}${token.endsWith("AA") ? "BB" : "AA"}`;
+		// Change a character well inside the signature: the last one also carries padding bits.
+		const at = token.length - 10;
+		const tampered = `${token.slice(0, at)}${token[at] === "A" ? "B" : "A"}${token.slice(at + 1)}`;
 		await expectProblem(await send("GET", "/v1/me", { token: tampered }), 401, "unauthorized");
 		const [, payload] = token.split(".");
 		const decoded = JSON.parse(

@@ -293,7 +293,9 @@ describe("OAuth login: security", () => {
 		await expectProblem(await callback(jar, "github", { code }), 400, "oauth_state_mismatch");
 		const { jar: jar2, authorizationUrl: url2 } = await startLogin("github", APP_CALLBACK);
 		const grant2 = idp.approve(url2, fakeUser());
-		const wrong = await callback(jar2, "github", { code: grant2.code, state: `${grant2.state.slice(0, -1)}A` });
+		// Flip the last character (to a different one: a state ending in "A" stays wrong too).
+		const flipped = `${grant2.state.slice(0, -1)}${grant2.state.endsWith("A") ? "B" : "A"}`;
+		const wrong = await callback(jar2, "github", { code: grant2.code, state: flipped });
 		expect(wrong.headers.get("Location")).toBeNull();
 		await expectProblem(wrong, 400, "oauth_state_mismatch");
 		// Nothing reached GitHub's token endpoint for any of them.
