@@ -17,7 +17,7 @@ import { accountRoutes } from "./routes/accounts";
 import { authRoutes } from "./routes/auth";
 import { avatarRoutes } from "./routes/avatars";
 import { confirmationRoutes } from "./routes/confirmation";
-import { imageRoutes } from "./routes/images";
+import { imageContentRoutes, imageRoutes } from "./routes/images";
 import { meRoutes } from "./routes/me";
 import { oauthRoutes } from "./routes/oauth";
 import { systemRoutes } from "./routes/system";
@@ -55,6 +55,7 @@ export function createApp() {
 	app.route("/v1/me/accounts", accountRoutes);
 	// Also before /v1/me: PUT/DELETE /v1/me/avatar check auth themselves, GET /v1/users/:id/avatar is public.
 	app.route("/", avatarRoutes);
+	app.route("/v1/images", imageContentRoutes);
 	app.route("/v1/images", imageRoutes);
 	app.route("/v1/me", meRoutes);
 

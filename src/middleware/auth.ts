@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { AppError } from "../lib/errors";
-import { verifyAccessToken } from "../lib/jwt";
+import { type AccessClaims, verifyAccessToken } from "../lib/jwt";
 import { findActiveSession } from "../services/sessions";
 import type { AppEnv } from "../types";
 import { preferUserLocale } from "./language";
@@ -12,23 +12,32 @@ function bearerToken(header: string | undefined): string | null {
 }
 
 /**
+ * Verifies the bearer token's signature and claims (no D1): the first half of authentication.
+ * Callers must still check the session is live (`requireAuth`, or a query that joins it).
+ */
+export async function verifyBearer(c: Context<AppEnv>): Promise<AccessClaims> {
+	const token = bearerToken(c.req.header("Authorization"));
+	if (!token) throw new AppError("unauthorized");
+	const config = c.get("config");
+	const verified = await verifyAccessToken(token, config.JWT_SECRET, {
+		issuer: config.JWT_ISSUER,
+		audience: config.JWT_AUDIENCE,
+		nowSeconds: Math.floor(Date.now() / 1000),
+	});
+	if (!verified.ok) throw new AppError(verified.reason === "expired" ? "token_expired" : "unauthorized");
+	return verified.claims;
+}
+
+/**
  * Requires a valid access token whose session is still live. Revocation is checked against D1 on
  * every request (one statement), so logout takes effect immediately.
  */
 export const requireAuth = () =>
 	createMiddleware<AppEnv>(async (c, next) => {
-		const token = bearerToken(c.req.header("Authorization"));
-		if (!token) throw new AppError("unauthorized");
-		const config = c.get("config");
-		const verified = await verifyAccessToken(token, config.JWT_SECRET, {
-			issuer: config.JWT_ISSUER,
-			audience: config.JWT_AUDIENCE,
-			nowSeconds: Math.floor(Date.now() / 1000),
-		});
-		if (!verified.ok) throw new AppError(verified.reason === "expired" ? "token_expired" : "unauthorized");
-		const active = await findActiveSession(c.get("db"), verified.claims.sid, verified.claims.sub);
+		const claims = await verifyBearer(c);
+		const active = await findActiveSession(c.get("db"), claims.sid, claims.sub);
 		if (!active) throw new AppError("unauthorized");
-		c.set("auth", { ...active, claims: verified.claims });
+		c.set("auth", { ...active, claims });
 		preferUserLocale(c, active.user.locale);
 		await next();
 	});

@@ -1,7 +1,7 @@
-import { and, count, desc, eq, isNotNull, lt, or, sql, sum } from "drizzle-orm";
+import { and, count, desc, eq, gt, isNotNull, isNull, lt, or, sql, sum } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
-import { type Image, type User, images, users } from "../db/schema";
+import { type Image, type User, images, sessions, users } from "../db/schema";
 import { newId } from "../lib/crypto";
 import { etagMatches, sanitizeFilename } from "../lib/http-file";
 import { log } from "../lib/log";
@@ -83,6 +83,34 @@ export async function findOwnedImage(db: Database, userId: string, imageId: stri
 		.from(images)
 		.where(and(eq(images.id, imageId), eq(images.userId, userId)))
 		.get();
+}
+
+export type SessionImage = { locale: string; image: Image | null };
+
+/**
+ * The hot download path in ONE statement: checks that the session is live (revocation is seen at
+ * once, as everywhere) and reads the image if that session's user owns it. Null when the session
+ * is not live; `image` null when the user has no such image.
+ */
+export async function findImageInSession(
+	db: Database,
+	input: { sessionId: string; userId: string; imageId: string },
+): Promise<SessionImage | null> {
+	const row = await db
+		.select({ locale: users.locale, image: images })
+		.from(sessions)
+		.innerJoin(users, eq(users.id, sessions.userId))
+		.leftJoin(images, and(eq(images.id, input.imageId), eq(images.userId, sessions.userId)))
+		.where(
+			and(
+				eq(sessions.id, input.sessionId),
+				eq(sessions.userId, input.userId),
+				isNull(sessions.revokedAt),
+				gt(sessions.expiresAt, new Date()),
+			),
+		)
+		.get();
+	return row ?? null;
 }
 
 /** Position after which a page continues: the last image of the previous page. */

@@ -415,6 +415,25 @@ describe("images: errors", () => {
 });
 
 describe("images: security", () => {
+	it("downloads stop at once when the session is revoked, and need a token at all", async () => {
+		const { token } = await signedInUser();
+		const image = await uploadImage(token, fixture("tiny.png"));
+		expect((await content(token, image.id)).status).toBe(200);
+		expect((await content(token, image.id, { "If-None-Match": image.etag })).status).toBe(304);
+		expect((await send("POST", "/v1/auth/logout", { token })).status).toBe(204);
+		await expectProblem(await content(token, image.id), 401, "unauthorized");
+		await expectProblem(await content(token, image.id, { "If-None-Match": image.etag }), 401, "unauthorized");
+		await expectProblem(await api(`/v1/images/${image.id}/content`), 401, "unauthorized");
+	});
+
+	it("answers a missing image in the owner's saved language", async () => {
+		const { token } = await signedInUser({ locale: "fr" });
+		const res = await content(token, "nope");
+		const problem = await expectProblem(res, 404, "image_not_found");
+		expect(res.headers.get("Content-Language")).toBe("fr");
+		expect(problem.title).not.toBe("Image not found");
+	});
+
 	it("hides another user's image on every verb and leaves it untouched", async () => {
 		const owner = await signedInUser();
 		const intruder = await signedInUser();
