@@ -52,6 +52,35 @@ function requestLinkForm(c: Context<AppEnv>, action: string, buttonKey: string) 
 </form>`;
 }
 
+const LINK_FLOWS = {
+	confirm: {
+		expired: "pages.confirm.expired",
+		invalid: "pages.confirm.invalid",
+		action: "/v1/auth/confirm/resend",
+		button: "pages.resend.button",
+	},
+	reset: {
+		expired: "pages.reset.expired",
+		invalid: "pages.reset.invalid",
+		action: "/v1/auth/password/forgot",
+		button: "pages.reset.forgot_button",
+	},
+} as const;
+
+/** The page of a link that can no longer be used: why, and a form to mail a new one. */
+function deadLinkPage(
+	c: Context<AppEnv>,
+	flow: keyof typeof LINK_FLOWS,
+	title: string,
+	expired: boolean,
+	status: 200 | 400 | 410 = 200,
+) {
+	const { expired: expiredKey, invalid, action, button } = LINK_FLOWS[flow];
+	const t = c.get("t");
+	const body = html`${statusMessage(t(expired ? expiredKey : invalid), "error")}${requestLinkForm(c, action, button)}`;
+	return page(c, title, body, status);
+}
+
 async function confirmationState(c: Context<AppEnv>, token: string): Promise<TokenState | "confirmed"> {
 	const db = c.get("db");
 	const { state, userId } = await inspectVerificationToken(db, token, "confirm_email");
@@ -85,12 +114,7 @@ confirmationRoutes.get(
 			);
 		}
 		if (state === "confirmed") return page(c, title, statusMessage(t("pages.confirm.already")));
-		const key = state === "expired" ? "pages.confirm.expired" : "pages.confirm.invalid";
-		return page(
-			c,
-			title,
-			html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`,
-		);
+		return deadLinkPage(c, "confirm", title, state === "expired");
 	},
 );
 
@@ -113,9 +137,7 @@ confirmationRoutes.post(
 			const title = t("pages.confirm.title");
 			if (outcome === "ok") return page(c, title, statusMessage(t("pages.confirm.success")));
 			if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
-			const key = outcome === "expired" ? "pages.confirm.expired" : "pages.confirm.invalid";
-			const body = html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/confirm/resend", "pages.resend.button")}`;
-			return page(c, title, body, outcome === "expired" ? 410 : 400);
+			return deadLinkPage(c, "confirm", title, outcome === "expired", outcome === "expired" ? 410 : 400);
 		}
 		if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
 		return c.json({ message: t("messages.email_confirmed") });
@@ -220,12 +242,7 @@ confirmationRoutes.get(
 </form>`,
 			);
 		}
-		const key = state === "expired" ? "pages.reset.expired" : "pages.reset.invalid";
-		return page(
-			c,
-			title,
-			html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`,
-		);
+		return deadLinkPage(c, "reset", title, state === "expired");
 	},
 );
 
@@ -240,9 +257,7 @@ confirmationRoutes.post(
 		if (isFormRequest(c.req.header("Content-Type"))) {
 			const title = t("pages.reset.title");
 			if (outcome === "ok") return page(c, title, statusMessage(t("pages.reset.success")));
-			const key = outcome === "expired" ? "pages.reset.expired" : "pages.reset.invalid";
-			const body = html`${statusMessage(t(key), "error")}${requestLinkForm(c, "/v1/auth/password/forgot", "pages.reset.forgot_button")}`;
-			return page(c, title, body, outcome === "expired" ? 410 : 400);
+			return deadLinkPage(c, "reset", title, outcome === "expired", outcome === "expired" ? 410 : 400);
 		}
 		if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
 		return c.json({ message: t("messages.password_reset") });
