@@ -45,7 +45,8 @@ function page(c: Context<AppEnv>, title: string, body: ReturnType<typeof html>, 
 /** A form that asks for a new link (confirmation resend or password forgot). */
 function requestLinkForm(c: Context<AppEnv>, action: string, buttonKey: string) {
 	const t = c.get("t");
-	return html`<form method="post" action="${action}">
+	// The answer page stays in this page's language, whatever the browser's Accept-Language says.
+	return html`<form method="post" action="${action}?lang=${c.get("lang")}">
 <label for="email">${t("pages.resend.label")}</label>
 <input id="email" name="email" type="email" autocomplete="email" required>
 <button type="submit">${t(buttonKey)}</button>

@@ -111,7 +111,7 @@ describe("confirmation: errors", () => {
 	it("the GET page of an invalid token offers to send a new link", async () => {
 		const res = await api("/v1/auth/confirm?token=nope", { headers: { Accept: "text/html" } });
 		const html = await res.text();
-		expect(html).toContain('action="/v1/auth/confirm/resend"');
+		expect(html).toContain('action="/v1/auth/confirm/resend?lang=en"');
 	});
 });
 
