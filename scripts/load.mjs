@@ -9,6 +9,7 @@
 // request, default 15000). Exits 1 when the state is inconsistent. Only loopback is ever contacted.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { pngHead } from "./lib/png.mjs";
 import { root, startWranglerDev, waitForOutput } from "./lib/wrangler-dev.mjs";
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
@@ -21,33 +22,9 @@ const LIFTED = "1000000/60";
 
 // ------------------------------------------------------------------ a small PNG of random content
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-	let c = n;
-	for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-	return c >>> 0;
-});
-function crc32(bytes) {
-	let crc = 0xffffffff;
-	for (const b of bytes) crc = CRC_TABLE[(crc ^ b) & 0xff] ^ (crc >>> 8);
-	return (crc ^ 0xffffffff) >>> 0;
-}
-const u32 = (n) => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
 /** PNG signature and IHDR (the server reads only headers), then random bytes: unique per call. */
 function randomPng(size = 2048) {
-	const ihdr = Uint8Array.from([...Buffer.from("IHDR"), ...u32(16), ...u32(16), 8, 2, 0, 0, 0]);
-	const head = Uint8Array.from([
-		0x89,
-		0x50,
-		0x4e,
-		0x47,
-		0x0d,
-		0x0a,
-		0x1a,
-		0x0a,
-		...u32(13),
-		...ihdr,
-		...u32(crc32(ihdr)),
-	]);
+	const head = pngHead(16, 16);
 	const bytes = new Uint8Array(size);
 	bytes.set(randomBytes(size));
 	bytes.set(head);

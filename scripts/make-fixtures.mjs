@@ -13,6 +13,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deflateSync } from "node:zlib";
+import { PNG_SIGNATURE, pngChunk, u32be } from "./lib/png.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = join(root, "test", "fixtures");
@@ -32,10 +33,6 @@ function u16le(n) {
 
 function u24le(n) {
 	return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff];
-}
-
-function u32be(n) {
-	return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
 }
 
 function u32le(n) {
@@ -79,27 +76,6 @@ function makeJpeg(width, height) {
 
 // ---------------------------------------------------------------- PNG 5x4
 
-const crcTable = (() => {
-	const table = new Uint32Array(256);
-	for (let n = 0; n < 256; n++) {
-		let c = n;
-		for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-		table[n] = c >>> 0;
-	}
-	return table;
-})();
-
-function crc32(buf) {
-	let c = 0xffffffff;
-	for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-	return (c ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type, data) {
-	const typeAndData = concat(ascii(type), data);
-	return concat(u32be(data.length), typeAndData, u32be(crc32(typeAndData)));
-}
-
 function makePng(width, height) {
 	const ihdr = concat(u32be(width), u32be(height), [8, 2, 0, 0, 0]);
 	const rows = [];
@@ -108,7 +84,7 @@ function makePng(width, height) {
 		for (let x = 0; x < width; x++) rows.push((x * 50) & 0xff, (y * 60) & 0xff, 0x80);
 	}
 	return concat(
-		[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+		PNG_SIGNATURE,
 		pngChunk("IHDR", ihdr),
 		pngChunk("IDAT", deflateSync(Buffer.from(rows))),
 		pngChunk("IEND", []),

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import { pngHead } from "../../scripts/lib/png.mjs";
 import { api } from "./api";
 
 /** The image object of the API. */
@@ -19,45 +20,12 @@ export type ImageJson = {
 /** Limits set for tests in vitest.config.ts. */
 export const LIMITS = { maxBytes: 1_048_576, maxPixels: 50_000_000, quotaBytes: 2_000_000, quotaImages: 20 };
 
-const u32be = (n: number) => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
-
-function crc32(data: Uint8Array): number {
-	let crc = 0xffffffff;
-	for (const b of data) {
-		crc ^= b;
-		for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
-	}
-	return (crc ^ 0xffffffff) >>> 0;
-}
-
 /**
  * A PNG signature and a valid IHDR for `width` x `height`, padded to `size` bytes with `fill`.
  * The server only reads headers, so this is a "valid" image of any dimensions and size.
  */
 export function pngOf(width: number, height: number, size = 64, fill = 0): Uint8Array {
-	const typeAndData = Uint8Array.from([
-		...new TextEncoder().encode("IHDR"),
-		...u32be(width),
-		...u32be(height),
-		8, // bit depth
-		2, // colour type: truecolour
-		0,
-		0,
-		0,
-	]);
-	const head = Uint8Array.from([
-		0x89,
-		0x50,
-		0x4e,
-		0x47,
-		0x0d,
-		0x0a,
-		0x1a,
-		0x0a,
-		...u32be(13),
-		...typeAndData,
-		...u32be(crc32(typeAndData)),
-	]);
+	const head = pngHead(width, height);
 	const bytes = new Uint8Array(Math.max(size, head.length)).fill(fill);
 	bytes.set(head);
 	return bytes;

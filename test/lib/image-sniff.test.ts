@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { PNG_SIGNATURE, pngChunk as chunkOf, u32be } from "../../scripts/lib/png.mjs";
 import { SNIFF_BYTES, type SniffResult, sniffImage } from "../../src/lib/image-sniff";
 import { type FixtureName, fixture } from "../fixtures";
 
@@ -23,24 +24,11 @@ function bytes(...parts: Bytes[]): Uint8Array {
 const u16be = (n: number) => [(n >>> 8) & 0xff, n & 0xff];
 const u16le = (n: number) => [n & 0xff, (n >>> 8) & 0xff];
 const u24le = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff];
-const u32be = (n: number) => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
 const u32le = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
 
-function crc32(data: Uint8Array): number {
-	let crc = 0xffffffff;
-	for (const b of data) {
-		crc ^= b;
-		for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
-	}
-	return (crc ^ 0xffffffff) >>> 0;
-}
-
 function pngChunk(type: string, data: Bytes): Uint8Array {
-	const typeAndData = bytes(type, data);
-	return bytes(u32be(typeAndData.length - 4), typeAndData, u32be(crc32(typeAndData)));
+	return chunkOf(type, bytes(data));
 }
-
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 function png(width: number, height: number): Uint8Array {
 	return bytes(
