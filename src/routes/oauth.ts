@@ -147,7 +147,8 @@ const startRoute = createRoute({
 	request: { params: providerParam, query: startQuery },
 	responses: {
 		302: REDIRECT,
-		...problems("validation_failed", "redirect_uri_not_allowed", "oauth_failed", "provider_not_found", OUTAGE),
+		// No D1 here (the flow lives in a signed cookie), so no 503 either.
+		...problems("validation_failed", "redirect_uri_not_allowed", "oauth_failed", "provider_not_found"),
 	},
 });
 
