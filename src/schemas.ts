@@ -111,6 +111,11 @@ export const tokenResponse = z
 
 export type TokenBody = z.infer<typeof tokenResponse>;
 
+/** The callback's answer when it linked an identity and has no redirect_uri to go back to. */
+export const oauthLinkedResponse = z
+	.object({ message: z.string(), provider: z.string(), provider_user_id: z.string() })
+	.meta({ id: "OAuthLinked" });
+
 export const imageResponse = z
 	.object({
 		id: z.string(),

@@ -66,6 +66,16 @@ export const DOWNLOAD_HEADERS = {
 	"Content-Disposition": { description: "inline, with the stored filename", schema: { type: "string" as const } },
 };
 
+/** One byte range of the stored bytes (Range: bytes=a-b). */
+export const PARTIAL_CONTENT = {
+	description: "One byte range (Range: bytes=a-b)",
+	headers: {
+		...DOWNLOAD_HEADERS,
+		"Content-Range": { description: "`bytes a-b/size`", schema: { type: "string" as const } },
+	},
+	content: IMAGE_BYTES,
+};
+
 const downloadRoute = createRoute({
 	method: "get",
 	path: "/{id}/content",
@@ -76,14 +86,7 @@ const downloadRoute = createRoute({
 	request: { params: idParam },
 	responses: {
 		200: { description: "The bytes", headers: DOWNLOAD_HEADERS, content: IMAGE_BYTES },
-		206: {
-			description: "One byte range (Range: bytes=a-b)",
-			headers: {
-				...DOWNLOAD_HEADERS,
-				"Content-Range": { description: "`bytes a-b/size`", schema: { type: "string" as const } },
-			},
-			content: IMAGE_BYTES,
-		},
+		206: PARTIAL_CONTENT,
 		304: { description: "Not modified (If-None-Match matched)", headers: ETAG },
 		...problems("image_not_found", "range_not_satisfiable", ...AUTH_ERRORS, OUTAGE),
 	},

@@ -153,7 +153,15 @@ const exportRoute = createRoute({
 	summary: "Download everything stored about you (JSON attachment)",
 	tags: ["accounts"],
 	...BEARER,
-	responses: { 200: json("The export", exportResponse), ...problems(...AUTH_ERRORS, OUTAGE) },
+	responses: {
+		200: json("The export", exportResponse, {
+			"Content-Disposition": {
+				description: "attachment; filename=atrium-export-<date>.json",
+				schema: { type: "string" },
+			},
+		}),
+		...problems(...AUTH_ERRORS, OUTAGE),
+	},
 });
 
 meRoutes.openapi(exportRoute, async (c) => {

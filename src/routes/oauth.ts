@@ -6,7 +6,7 @@ import { log } from "../lib/log";
 import { audit } from "../middleware/audit";
 import { BODY_ERRORS, OUTAGE, PUBLIC, json, jsonBody, problems } from "../lib/openapi";
 import { validationHook } from "../middleware/validate";
-import { tokenResponse } from "../schemas";
+import { oauthLinkedResponse, tokenResponse } from "../schemas";
 import {
 	enabledProviders,
 	getProvider,
@@ -175,12 +175,7 @@ const callbackRoute = createRoute({
 	responses: {
 		200: json(
 			"Without redirect_uri: the tokens of a login, or the account just linked",
-			z.union([
-				tokenResponse,
-				z
-					.object({ message: z.string(), provider: z.string(), provider_user_id: z.string() })
-					.meta({ id: "OAuthLinked" }),
-			]),
+			z.union([tokenResponse, oauthLinkedResponse]),
 		),
 		302: { ...REDIRECT, description: "To the app: ?code= (login), ?linked= (link) or ?error=" },
 		...problems(
@@ -271,7 +266,7 @@ async function finishLink(
 		message: c.get("t")("messages.oauth_linked", { provider: provider.name }),
 		provider: provider.id,
 		provider_user_id: identity.providerUserId,
-	});
+	} satisfies z.infer<typeof oauthLinkedResponse>);
 }
 
 /** A new session with fresh tokens: an OAuth login counts as a login for fresh-token routes. */

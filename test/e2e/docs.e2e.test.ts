@@ -50,7 +50,11 @@ describe("the API reference in a real browser", () => {
 		expect(await page.locator("details[id]").count()).toBeGreaterThan(36);
 
 		// The stylesheet applied (the CSP allows it by hash): summaries are styled, nothing blocked.
-		const weight = await page.locator("details#login .m").evaluate((el) => getComputedStyle(el).fontWeight);
+		const weight = await page.locator("details#login .m").evaluate((el) => {
+			// Runs in the page; this project's TypeScript config has no DOM library.
+			const view = globalThis as unknown as { getComputedStyle(element: unknown): { fontWeight: string } };
+			return view.getComputedStyle(el).fontWeight;
+		});
 		expect(weight).toBe("700");
 		expect(refused).toEqual([]);
 		expect(requested.every((url) => new URL(url).origin === origin)).toBe(true);
