@@ -1,4 +1,5 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
@@ -6,21 +7,22 @@ import { secureHeaders } from "hono/secure-headers";
 import type { Config } from "./config";
 import { AppError } from "./lib/errors";
 import { formatBytes } from "./lib/i18n";
-import { ROUTE_DOC, buildOpenApiDocument } from "./lib/openapi";
 import { notFound, onError } from "./middleware/errors";
 import { detectLanguage } from "./middleware/language";
 import { requestLog } from "./middleware/request-log";
 import { serverTiming } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
-import { VALIDATION_SCHEMA } from "./middleware/validate";
+import { validationHook } from "./middleware/validate";
 import { accountRoutes } from "./routes/accounts";
 import { authRoutes } from "./routes/auth";
 import { avatarRoutes } from "./routes/avatars";
 import { confirmationRoutes } from "./routes/confirmation";
+import { docsRoutes } from "./routes/docs";
 import { imageContentRoutes, imageRoutes } from "./routes/images";
 import { meRoutes } from "./routes/me";
 import { oauthRoutes } from "./routes/oauth";
 import { systemRoutes } from "./routes/system";
+import type { ReferenceDocument } from "./lib/api-reference";
 import type { AppEnv } from "./types";
 
 /** JSON bodies are small; image routes set their own, much larger limits. */
@@ -28,7 +30,7 @@ const JSON_BODY_LIMIT = 64 * 1024;
 
 /** Builds the Hono app: cross-cutting middleware, then one sub-app per resource. */
 export function createApp() {
-	const app = new Hono<AppEnv>();
+	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 	app.use("*", requestId({ headerName: "X-Request-Id" }));
 	app.use("*", requestLog());
@@ -59,20 +61,50 @@ export function createApp() {
 	app.route("/v1/images", imageRoutes);
 	app.route("/v1/me", meRoutes);
 
-	app.get("/openapi.json", (c) =>
-		c.json(
-			buildOpenApiDocument(
-				app.routes,
-				{ title: "Atrium API", version: "1.0.0", serverUrl: c.get("config").APP_URL },
-				{ validation: VALIDATION_SCHEMA, doc: ROUTE_DOC },
-			),
-		),
+	app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+		type: "http",
+		scheme: "bearer",
+		bearerFormat: "JWT",
+		description: "The access_token of POST /v1/auth/login (or /refresh, /oauth/exchange)",
+	});
+	// Generated once per isolate and APP_URL: the routes do not change while it runs.
+	const documents = new Map<string, ReturnType<typeof app.getOpenAPI31Document>>();
+	app.route(
+		"/",
+		docsRoutes((c) => {
+			const serverUrl = c.get("config").APP_URL;
+			let document = documents.get(serverUrl);
+			if (!document) {
+				document = app.getOpenAPI31Document({
+					openapi: "3.1.0",
+					info: {
+						title: "Atrium API",
+						version: "1.1.0",
+						description: "Accounts and images for the edge. Errors are RFC 9457 problem+json with a stable `code`.",
+					},
+					servers: [{ url: serverUrl }],
+					tags: TAGS,
+				});
+				documents.set(serverUrl, document);
+			}
+			return document as unknown as ReferenceDocument;
+		}),
 	);
 
 	app.notFound(notFound);
 	app.onError(onError);
 	return app;
 }
+
+const TAGS = [
+	{ name: "accounts", description: "Registration, login, tokens and the signed-in user" },
+	{ name: "confirmation", description: "Mailed links: email confirmation and password reset" },
+	{ name: "OAuth", description: "Sign-in with GitHub, Google or an OpenID Connect provider" },
+	{ name: "images", description: "Per-user image folders" },
+	{ name: "avatars", description: "Profile pictures" },
+	{ name: "i18n", description: "Languages" },
+	{ name: "operations", description: "Health" },
+];
 
 const corsByConfig = new WeakMap<Config, MiddlewareHandler>();
 

@@ -74,3 +74,105 @@ export const resetBody = z.object({ token: z.string().min(1).max(512), password:
 
 /** GET /v1/me/activity: how many of the newest events to return. */
 export const activityQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+
+// Response bodies. Handlers answer through these (the route definitions type `c.json`), and the
+// presenters in src/services return their inferred types, so the document cannot drift.
+
+const timestamp = z.iso.datetime({ offset: true }).meta({ example: "2026-01-31T12:00:00.000Z" });
+
+export const messageResponse = z.object({ message: z.string() }).meta({ id: "Message" });
+
+export const userResponse = z
+	.object({
+		id: z.string(),
+		email: z.string(),
+		name: z.string().nullable(),
+		locale: z.string(),
+		email_confirmed: z.boolean(),
+		has_password: z.boolean(),
+		avatar_url: z.url().nullable().meta({ description: "Carries ?v=<etag>, so it changes with the avatar" }),
+		created_at: timestamp,
+		accounts: z.array(z.object({ provider: z.string() })),
+	})
+	.meta({ id: "User" });
+
+export type UserBody = z.infer<typeof userResponse>;
+
+export const tokenResponse = z
+	.object({
+		access_token: z.string(),
+		refresh_token: z.string(),
+		token_type: z.literal("Bearer"),
+		expires_in: z.number().int().meta({ description: "Seconds the access token lives" }),
+		refresh_expires_at: timestamp,
+		user: userResponse,
+	})
+	.meta({ id: "Tokens" });
+
+export type TokenBody = z.infer<typeof tokenResponse>;
+
+/** The callback's answer when it linked an identity and has no redirect_uri to go back to. */
+export const oauthLinkedResponse = z
+	.object({ message: z.string(), provider: z.string(), provider_user_id: z.string() })
+	.meta({ id: "OAuthLinked" });
+
+export const imageResponse = z
+	.object({
+		id: z.string(),
+		filename: z.string(),
+		content_type: z.string().meta({ example: "image/png" }),
+		size: z.number().int(),
+		width: z.number().int(),
+		height: z.number().int(),
+		etag: z.string().meta({ description: 'Quoted, as in the ETag header: "…"' }),
+		created_at: timestamp,
+		updated_at: timestamp,
+		url: z.url().meta({ description: "The bytes (GET with the same bearer token)" }),
+	})
+	.meta({ id: "Image" });
+
+export type ImageBody = z.infer<typeof imageResponse>;
+
+export const imageListResponse = z
+	.object({ images: z.array(imageResponse), next_cursor: z.string().nullable() })
+	.meta({ id: "ImageList" });
+
+export const eventResponse = z
+	.object({
+		id: z.string(),
+		type: z.string().meta({ example: "login" }),
+		created_at: timestamp,
+		ip: z.string().nullable(),
+		user_agent: z.string().nullable(),
+		detail: z.record(z.string(), z.unknown()),
+	})
+	.meta({ id: "Event" });
+
+export type EventBody = z.infer<typeof eventResponse>;
+
+export const linkedAccountResponse = z
+	.object({ provider: z.string(), provider_user_id: z.string(), email: z.string().nullable(), linked_at: timestamp })
+	.meta({ id: "LinkedAccount" });
+
+export const exportResponse = z
+	.object({
+		format: z.literal(1),
+		exported_at: timestamp,
+		profile: userResponse.extend({ updated_at: timestamp, last_login_at: timestamp.nullable() }),
+		linked_accounts: z.array(linkedAccountResponse),
+		images: z.array(imageResponse),
+		sessions: z.array(
+			z.object({
+				id: z.string(),
+				created_at: timestamp,
+				expires_at: timestamp,
+				revoked_at: timestamp.nullable(),
+				ip: z.string().nullable(),
+				user_agent: z.string().nullable(),
+			}),
+		),
+		activity: z.array(eventResponse),
+	})
+	.meta({ id: "Export" });
+
+export type ExportBody = z.infer<typeof exportResponse>;

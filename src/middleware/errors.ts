@@ -25,6 +25,8 @@ function fromHttpException(error: HTTPException): AppError {
 	if (error.status === 401) return new AppError("unauthorized");
 	if (error.status === 404) return new AppError("not_found");
 	if (error.status === 405) return new AppError("method_not_allowed");
+	// A body whose Content-Type the operation does not declare (the route layer's media-type gate).
+	if (error.status === 415) return new AppError("unsupported_media_type");
 	if (error.status >= 400 && error.status < 500) {
 		return new AppError("validation_failed", {
 			params: { count: 1 },

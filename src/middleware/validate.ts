@@ -1,56 +1,55 @@
-import { zValidator } from "@hono/zod-validator";
-import type { MiddlewareHandler, ValidationTargets } from "hono";
+import type { Hook } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { validator } from "hono/validator";
 import type { z } from "zod";
 import { AppError } from "../lib/errors";
 import { toFieldIssue } from "../lib/zod-issues";
+import type { AppEnv } from "../types";
 
-/** Marks a validator so the OpenAPI generator can find the schema it enforces. */
-export const VALIDATION_SCHEMA = Symbol("atrium.validation");
-
-export type ValidationMeta = { target: keyof ValidationTargets; schema: z.ZodType };
-
-/**
- * zValidator that fails with a localized `validation_failed` problem instead of zod's raw
- * error, and records its schema for the generated OpenAPI document.
- */
-export function validate<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
-	target: Target,
-	schema: Schema,
-) {
-	const middleware = zValidator(target, schema, (result) => {
-		if (!result.success) {
-			// On failure `data` is the raw input: toFieldIssue reads it to tell "missing" from "wrong type".
-			const input: unknown = result.data;
-			const issues = result.error.issues.map((issue) => toFieldIssue(issue, input));
-			throw new AppError("validation_failed", { issues, params: { count: issues.length } });
-		}
-	});
-	const meta: ValidationMeta = { target, schema };
-	Object.defineProperty(middleware, VALIDATION_SCHEMA, { value: meta });
-	return middleware;
+/** The localized `validation_failed` problem for a zod failure; `input` tells "missing" from "wrong type". */
+function validationFailed(error: z.ZodError, input: unknown): AppError {
+	const issues = error.issues.map((issue) => toFieldIssue(issue, input));
+	return new AppError("validation_failed", { issues, params: { count: issues.length } });
 }
 
 /**
- * Validates a body sent either as JSON or as an HTML form (the no-JavaScript pages post forms);
- * either way the handler reads it with `c.req.valid("json")`.
+ * The `defaultHook` of every OpenAPIHono sub-app: a request that fails its route's schemas becomes
+ * the localized `validation_failed` problem instead of zod's raw error.
  */
-export function validateJsonOrForm<Schema extends z.ZodType>(schema: Schema) {
-	const json = validate("json", schema);
-	// Typed loosely on purpose: the form result is moved into the "json" slot the handler reads.
-	const form: MiddlewareHandler = validate("form", schema);
-	const middleware: typeof json = async (c, next) => {
-		if (!isFormRequest(c.req.header("Content-Type"))) {
-			await json(c, next);
-			return;
-		}
-		await form(c, async () => {
-			const data: object = (c.req.valid as (target: string) => object)("form");
-			c.req.addValidatedData("json", data);
+// biome-ignore lint/suspicious/noExplicitAny: the library types the hook's data per route; this one serves all.
+export const validationHook: Hook<any, AppEnv, any, undefined> = (result) => {
+	if (result.success) return;
+	// On failure the validator hands over the raw input as `data`; the library's type omits it.
+	const input: unknown = (result as { data?: unknown }).data;
+	throw validationFailed(result.error, input);
+};
+
+/**
+ * Route middleware for the two bodies that come either as JSON (apps) or as an HTML form (the
+ * no-JavaScript pages): validates whichever was sent. The handler reads it with `jsonOrFormBody`.
+ * The route definition documents both media types by reference, so the library adds no validator
+ * of its own (it would insist on one of them).
+ */
+export function validateJsonOrForm<Schema extends z.ZodType>(schema: Schema): MiddlewareHandler<AppEnv> {
+	const check = async (input: unknown) => {
+		const result = await schema.safeParseAsync(input);
+		if (!result.success) throw validationFailed(result.error, input);
+		return result.data as object;
+	};
+	const json = validator("json", (value) => check(value));
+	const form = validator("form", (value) => check(value));
+	return async (c, next) => {
+		if (!isFormRequest(c.req.header("Content-Type"))) return json(c, next);
+		return form(c, async () => {
+			c.req.addValidatedData("json", (c.req.valid as (target: string) => object)("form"));
 			await next();
 		});
 	};
-	Object.defineProperty(middleware, VALIDATION_SCHEMA, { value: { target: "json", schema } satisfies ValidationMeta });
-	return middleware;
+}
+
+/** The body validated by `validateJsonOrForm(schema)`. */
+export function jsonOrFormBody<Schema extends z.ZodType>(c: Context<AppEnv>, _schema: Schema): z.output<Schema> {
+	return (c.req.valid as (target: string) => z.output<Schema>)("json");
 }
 
 /** True for the two content types HTML forms submit. */

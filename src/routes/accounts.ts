@@ -1,21 +1,27 @@
-import { Hono } from "hono";
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { AppError } from "../lib/errors";
 import { audit } from "../middleware/audit";
 import { requireAuth } from "../middleware/auth";
-import { doc } from "../middleware/doc";
-import { validate } from "../middleware/validate";
+import { AUTH_ERRORS, BEARER, BODY_ERRORS, OUTAGE, json, problems } from "../lib/openapi";
+import { validationHook } from "../middleware/validate";
+import { linkedAccountResponse } from "../schemas";
 import { enabledProviders } from "../services/oauth";
 import { listLinkedAccounts, unlinkOAuthIdentity } from "../services/oauth/accounts";
 import type { AppEnv } from "../types";
 import { allowedRedirectUri, requireProvider, tryStartFlow } from "./oauth";
 
 /** Linked sign-in providers of the signed-in user (`/v1/me/accounts`). */
-export const accountRoutes = new Hono<AppEnv>();
+export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 accountRoutes.use("*", requireAuth());
 
-const providerParam = z.object({ provider: z.string().max(64) });
+const providerParam = z.object({
+	provider: z
+		.string()
+		.max(64)
+		.meta({ param: { name: "provider", in: "path" }, example: "github" }),
+});
 
 const linkQuery = z.object({ redirect_uri: z.string().max(2048).optional() });
 
@@ -27,65 +33,106 @@ const linkBody = z.object({
 		.meta({ description: "Where the callback sends the browser afterwards; must be in OAUTH_REDIRECT_URIS" }),
 });
 
-accountRoutes.get(
-	"/",
-	doc({ summary: "List linked sign-in providers", tags: ["OAuth"], auth: true, responses: { 200: "Linked accounts" } }),
-	async (c) => {
-		const accounts = await listLinkedAccounts(c.get("db"), c.get("auth").user.id);
-		return c.json({
+const listRoute = createRoute({
+	method: "get",
+	path: "/",
+	operationId: "listLinkedAccounts",
+	summary: "List linked sign-in providers",
+	tags: ["OAuth"],
+	...BEARER,
+	responses: {
+		200: json("Linked accounts", z.object({ accounts: z.array(linkedAccountResponse) })),
+		...problems(...AUTH_ERRORS, OUTAGE),
+	},
+});
+
+accountRoutes.openapi(listRoute, async (c) => {
+	const accounts = await listLinkedAccounts(c.get("db"), c.get("auth").user.id);
+	return c.json(
+		{
 			accounts: accounts.map((account) => ({
 				provider: account.provider,
 				provider_user_id: account.providerUserId,
 				email: account.email,
 				linked_at: account.linkedAt.toISOString(),
 			})),
-		});
-	},
-);
+		},
+		200,
+	);
+});
 
 // The flow cookie is set on this response, so the browser that asked is the only one whose
 // callback can complete the link (the state alone, sent to someone else, is useless).
-accountRoutes.post(
-	"/:provider",
-	doc({
-		summary: "Start linking a provider to the signed-in user",
-		tags: ["OAuth"],
-		auth: true,
-		responses: { 200: "{authorization_url}", 400: "redirect_uri_not_allowed", 404: "provider_not_found" },
-	}),
-	validate("param", providerParam),
-	validate("query", linkQuery),
-	validate("json", linkBody),
-	async (c) => {
-		const provider = requireProvider(c, c.req.valid("param").provider);
-		// The body is optional; a redirect_uri may also come in the query, as for GET /v1/auth/oauth/:provider.
-		const redirectUri = allowedRedirectUri(c, c.req.valid("json").redirect_uri ?? c.req.valid("query").redirect_uri);
-		const { user, session } = c.get("auth");
-		const url = await tryStartFlow(c, provider, { redirectUri, link: { userId: user.id, sessionId: session.id } });
-		if (!url) throw new AppError("oauth_failed");
-		return c.json({ authorization_url: url.toString() }, 200, { "Cache-Control": "no-store" });
+const linkRoute = createRoute({
+	method: "post",
+	path: "/{provider}",
+	operationId: "startAccountLink",
+	summary: "Start linking a provider to the signed-in user",
+	tags: ["OAuth"],
+	...BEARER,
+	request: {
+		params: providerParam,
+		query: linkQuery,
+		// Optional: no body (or no Content-Type) reads as {}.
+		body: { required: false, content: { "application/json": { schema: linkBody } } },
 	},
-);
+	responses: {
+		200: json(
+			"Open authorization_url in the same browser; the callback links the identity",
+			z.object({ authorization_url: z.url() }),
+		),
+		...problems(
+			...BODY_ERRORS,
+			"redirect_uri_not_allowed",
+			"oauth_failed",
+			"provider_not_found",
+			...AUTH_ERRORS,
+			OUTAGE,
+		),
+	},
+});
 
-accountRoutes.delete(
-	"/:provider",
-	doc({
-		summary: "Unlink a provider",
-		tags: ["OAuth"],
-		auth: true,
-		responses: { 204: "Unlinked", 404: "not linked", 409: "last_login_method" },
-	}),
-	validate("param", providerParam),
-	async (c) => {
-		const provider = c.req.valid("param").provider;
-		const enabled = enabledProviders(c.get("config")).map(({ id }): string => id);
-		const result = await unlinkOAuthIdentity(c.get("db"), c.get("auth").user.id, provider, enabled);
-		if (result.ok) {
-			audit(c, "oauth_unlinked", c.get("auth").user.id, { provider });
-			return c.body(null, 204);
-		}
-		if (result.reason === "last_login_method") throw new AppError("last_login_method");
-		// A provider this deployment does not offer at all reads as unknown; an offered one just is not linked.
-		throw new AppError(enabled.includes(provider) ? "not_found" : "provider_not_found");
+accountRoutes.openapi(linkRoute, async (c) => {
+	const provider = requireProvider(c, c.req.valid("param").provider);
+	// The body is optional; a redirect_uri may also come in the query, as for GET /v1/auth/oauth/:provider.
+	const redirectUri = allowedRedirectUri(c, c.req.valid("json").redirect_uri ?? c.req.valid("query").redirect_uri);
+	const { user, session } = c.get("auth");
+	const url = await tryStartFlow(c, provider, { redirectUri, link: { userId: user.id, sessionId: session.id } });
+	if (!url) throw new AppError("oauth_failed");
+	return c.json({ authorization_url: url.toString() }, 200, { "Cache-Control": "no-store" });
+});
+
+const unlinkRoute = createRoute({
+	method: "delete",
+	path: "/{provider}",
+	operationId: "unlinkAccount",
+	summary: "Unlink a provider",
+	tags: ["OAuth"],
+	...BEARER,
+	request: { params: providerParam },
+	responses: {
+		204: { description: "Unlinked" },
+		...problems(
+			"validation_failed",
+			"not_found",
+			"provider_not_found",
+			"last_login_method",
+			"payload_too_large",
+			...AUTH_ERRORS,
+			OUTAGE,
+		),
 	},
-);
+});
+
+accountRoutes.openapi(unlinkRoute, async (c) => {
+	const provider = c.req.valid("param").provider;
+	const enabled = enabledProviders(c.get("config")).map(({ id }): string => id);
+	const result = await unlinkOAuthIdentity(c.get("db"), c.get("auth").user.id, provider, enabled);
+	if (result.ok) {
+		audit(c, "oauth_unlinked", c.get("auth").user.id, { provider });
+		return c.body(null, 204);
+	}
+	if (result.reason === "last_login_method") throw new AppError("last_login_method");
+	// A provider this deployment does not offer at all reads as unknown; an offered one just is not linked.
+	throw new AppError(enabled.includes(provider) ? "not_found" : "provider_not_found");
+});

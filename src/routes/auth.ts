@@ -1,11 +1,11 @@
-import { Hono } from "hono";
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { audit } from "../middleware/audit";
 import { requireAuth } from "../middleware/auth";
 import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
-import { doc } from "../middleware/doc";
-import { validate } from "../middleware/validate";
+import { validationHook } from "../middleware/validate";
 import { AppError } from "../lib/errors";
-import { loginBody, refreshBody, registerBody } from "../schemas";
+import { AUTH_ERRORS, BEARER, BODY_ERRORS, OUTAGE, PUBLIC, json, jsonBody, problems } from "../lib/openapi";
+import { loginBody, messageResponse, refreshBody, registerBody, tokenResponse } from "../schemas";
 import { queueAccountMail } from "../services/account-mail";
 import { deliverMail } from "../services/outbox";
 import { clear, hit } from "../services/rate-limit";
@@ -14,103 +14,136 @@ import { issueTokenResponse } from "../services/tokens";
 import { authenticate, normalizeEmail, registerUser } from "../services/users";
 import type { AppEnv } from "../types";
 
-export const authRoutes = new Hono<AppEnv>();
+export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-authRoutes.post(
-	"/register",
-	doc({
-		summary: "Create an account (always 202)",
-		tags: ["accounts"],
-		responses: { 202: "Accepted", 429: "rate_limited" },
-	}),
-	limitPerClient("register_ip", (config) => config.RATE_LIMIT_REGISTER_IP),
-	validate("json", registerBody),
-	async (c) => {
-		const body = c.req.valid("json");
-		const db = c.get("db");
-		const config = c.get("config");
-		const result = await registerUser(db, { ...body, locale: body.locale ?? c.get("lang") });
-		// Same status and body either way; only the mail differs, and only its owner sees it.
-		const kind = result.status === "created" ? "confirm" : "exists";
-		// Counted on both paths; past the limit an existing owner's mailbox is spared further notices.
-		const { limit, windowSeconds } = config.RATE_LIMIT_MAIL_EMAIL;
-		const mailBudget = await hit(db, rateLimitKey("register_mail", result.user.email), limit, windowSeconds);
-		if (result.status === "created" || mailBudget.allowed) {
-			const outboxId = await queueAccountMail(db, config, result.user, kind);
-			c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
-		}
-		audit(c, result.status === "created" ? "register" : "register_existing", result.user.id);
-		return c.json({ message: c.get("t")("messages.register_accepted") }, 202);
-	},
-);
+const noContent = (description: string) => ({ description });
 
-authRoutes.post(
-	"/login",
-	doc({
-		summary: "Log in with email and password",
-		tags: ["accounts"],
-		responses: { 200: "Tokens", 429: "rate_limited" },
-	}),
-	limitPerClient("login_ip", (config) => config.RATE_LIMIT_LOGIN_IP),
-	validate("json", loginBody),
-	async (c) => {
-		const { email, password } = c.req.valid("json");
-		const db = c.get("db");
-		const config = c.get("config");
-		// Counted before the password is checked, so parallel guesses cannot overshoot the limit, and
-		// for unknown emails too (same answers); a correct password forgets the count: only failures add up.
-		const attempts = await enforceRateLimit(c, "login_account", normalizeEmail(email), config.RATE_LIMIT_LOGIN_ACCOUNT);
-		const result = await authenticate(db, email, password);
-		if (!result.ok) {
-			if (result.userId) audit(c, "login_failed", result.userId, { method: "password" });
-			throw new AppError("invalid_credentials");
-		}
-		// A counter that fails to clear only expires with its window.
-		c.executionCtx.waitUntil(clear(db, attempts).catch(() => {}));
-		// Only after a correct password, so the answer reveals nothing to someone guessing.
-		if (!result.user.emailConfirmedAt) throw new AppError("email_not_confirmed");
-		audit(c, "login", result.user.id, { method: "password" });
-		const { session, refreshToken } = await createSession(db, {
-			userId: result.user.id,
-			lifetimeSeconds: config.REFRESH_TOKEN_SECONDS,
-			userAgent: c.req.header("User-Agent"),
-			ip: c.req.header("CF-Connecting-IP"),
-		});
-		return c.json(await issueTokenResponse(config, { user: result.user, session, refreshToken, fresh: true }));
+const registerRoute = createRoute({
+	method: "post",
+	path: "/register",
+	operationId: "register",
+	summary: "Create an account (always 202, whether or not the email is taken)",
+	tags: ["accounts"],
+	...PUBLIC,
+	middleware: [limitPerClient("register_ip", (config) => config.RATE_LIMIT_REGISTER_IP)] as const,
+	request: { body: jsonBody(registerBody) },
+	responses: {
+		202: json("Accepted; a confirmation (or an 'account exists') mail is on its way", messageResponse),
+		...problems(...BODY_ERRORS, "rate_limited", OUTAGE),
 	},
-);
+});
 
-authRoutes.post(
-	"/refresh",
-	doc({ summary: "Rotate a refresh token", tags: ["accounts"], responses: { 200: "Tokens" } }),
-	validate("json", refreshBody),
-	async (c) => {
-		const result = await rotateRefreshToken(c.get("db"), c.req.valid("json").refresh_token);
-		if (!result.ok && result.reason === "reused") audit(c, "refresh_token_reused", result.userId);
-		if (!result.ok) throw new AppError(result.reason === "reused" ? "refresh_token_reused" : "invalid_refresh_token");
-		const body = await issueTokenResponse(c.get("config"), { ...result, fresh: false });
-		return c.json(body);
-	},
-);
+authRoutes.openapi(registerRoute, async (c) => {
+	const body = c.req.valid("json");
+	const db = c.get("db");
+	const config = c.get("config");
+	const result = await registerUser(db, { ...body, locale: body.locale ?? c.get("lang") });
+	// Same status and body either way; only the mail differs, and only its owner sees it.
+	const kind = result.status === "created" ? "confirm" : "exists";
+	// Counted on both paths; past the limit an existing owner's mailbox is spared further notices.
+	const { limit, windowSeconds } = config.RATE_LIMIT_MAIL_EMAIL;
+	const mailBudget = await hit(db, rateLimitKey("register_mail", result.user.email), limit, windowSeconds);
+	if (result.status === "created" || mailBudget.allowed) {
+		const outboxId = await queueAccountMail(db, config, result.user, kind);
+		c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
+	}
+	audit(c, result.status === "created" ? "register" : "register_existing", result.user.id);
+	return c.json({ message: c.get("t")("messages.register_accepted") }, 202);
+});
 
-authRoutes.post(
-	"/logout",
-	doc({ summary: "Revoke this session", tags: ["accounts"], auth: true, responses: { 204: "Revoked" } }),
-	requireAuth(),
-	async (c) => {
-		await revokeSession(c.get("db"), c.get("auth").session.id);
-		audit(c, "logout", c.get("auth").user.id);
-		return c.body(null, 204);
+const loginRoute = createRoute({
+	method: "post",
+	path: "/login",
+	operationId: "login",
+	summary: "Log in with email and password",
+	tags: ["accounts"],
+	...PUBLIC,
+	middleware: [limitPerClient("login_ip", (config) => config.RATE_LIMIT_LOGIN_IP)] as const,
+	request: { body: jsonBody(loginBody) },
+	responses: {
+		200: json("Access and refresh tokens (a fresh login)", tokenResponse),
+		...problems(...BODY_ERRORS, "invalid_credentials", "email_not_confirmed", "rate_limited", OUTAGE),
 	},
-);
+});
 
-authRoutes.post(
-	"/logout-all",
-	doc({ summary: "Revoke every session", tags: ["accounts"], auth: true, responses: { 204: "Revoked" } }),
-	requireAuth(),
-	async (c) => {
-		await revokeUserSessions(c.get("db"), c.get("auth").user.id);
-		audit(c, "logout_all", c.get("auth").user.id);
-		return c.body(null, 204);
+authRoutes.openapi(loginRoute, async (c) => {
+	const { email, password } = c.req.valid("json");
+	const db = c.get("db");
+	const config = c.get("config");
+	// Counted before the password is checked, so parallel guesses cannot overshoot the limit, and
+	// for unknown emails too (same answers); a correct password forgets the count: only failures add up.
+	const attempts = await enforceRateLimit(c, "login_account", normalizeEmail(email), config.RATE_LIMIT_LOGIN_ACCOUNT);
+	const result = await authenticate(db, email, password);
+	if (!result.ok) {
+		if (result.userId) audit(c, "login_failed", result.userId, { method: "password" });
+		throw new AppError("invalid_credentials");
+	}
+	// A counter that fails to clear only expires with its window.
+	c.executionCtx.waitUntil(clear(db, attempts).catch(() => {}));
+	// Only after a correct password, so the answer reveals nothing to someone guessing.
+	if (!result.user.emailConfirmedAt) throw new AppError("email_not_confirmed");
+	audit(c, "login", result.user.id, { method: "password" });
+	const { session, refreshToken } = await createSession(db, {
+		userId: result.user.id,
+		lifetimeSeconds: config.REFRESH_TOKEN_SECONDS,
+		userAgent: c.req.header("User-Agent"),
+		ip: c.req.header("CF-Connecting-IP"),
+	});
+	return c.json(await issueTokenResponse(config, { user: result.user, session, refreshToken, fresh: true }), 200);
+});
+
+const refreshRoute = createRoute({
+	method: "post",
+	path: "/refresh",
+	operationId: "refreshTokens",
+	summary: "Rotate a refresh token",
+	tags: ["accounts"],
+	...PUBLIC,
+	request: { body: jsonBody(refreshBody) },
+	responses: {
+		200: json("New tokens; the refresh token sent is spent", tokenResponse),
+		...problems(...BODY_ERRORS, "invalid_refresh_token", "refresh_token_reused", OUTAGE),
 	},
-);
+});
+
+authRoutes.openapi(refreshRoute, async (c) => {
+	const result = await rotateRefreshToken(c.get("db"), c.req.valid("json").refresh_token);
+	if (!result.ok && result.reason === "reused") audit(c, "refresh_token_reused", result.userId);
+	if (!result.ok) throw new AppError(result.reason === "reused" ? "refresh_token_reused" : "invalid_refresh_token");
+	const body = await issueTokenResponse(c.get("config"), { ...result, fresh: false });
+	return c.json(body, 200);
+});
+
+const logoutRoute = createRoute({
+	method: "post",
+	path: "/logout",
+	operationId: "logout",
+	summary: "Revoke this session",
+	tags: ["accounts"],
+	...BEARER,
+	middleware: [requireAuth()] as const,
+	responses: { 204: noContent("Revoked"), ...problems(...AUTH_ERRORS, OUTAGE) },
+});
+
+authRoutes.openapi(logoutRoute, async (c) => {
+	await revokeSession(c.get("db"), c.get("auth").session.id);
+	audit(c, "logout", c.get("auth").user.id);
+	return c.body(null, 204);
+});
+
+const logoutAllRoute = createRoute({
+	method: "post",
+	path: "/logout-all",
+	operationId: "logoutAll",
+	summary: "Revoke every session of the signed-in user",
+	tags: ["accounts"],
+	...BEARER,
+	middleware: [requireAuth()] as const,
+	responses: { 204: noContent("Revoked"), ...problems(...AUTH_ERRORS, OUTAGE) },
+});
+
+authRoutes.openapi(logoutAllRoute, async (c) => {
+	await revokeUserSessions(c.get("db"), c.get("auth").user.id);
+	audit(c, "logout_all", c.get("auth").user.id);
+	return c.body(null, 204);
+});

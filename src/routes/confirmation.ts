@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { html } from "hono/html";
 import type { User } from "../db/schema";
@@ -10,10 +10,11 @@ import { log } from "../lib/log";
 import type { MailKind } from "../lib/mail-templates";
 import { hashPassword } from "../lib/password";
 import { audit } from "../middleware/audit";
-import { doc } from "../middleware/doc";
 import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
-import { isFormRequest, validate, validateJsonOrForm } from "../middleware/validate";
-import { PASSWORD_MAX, PASSWORD_MIN, emailBody, resetBody, tokenBody, tokenQuery } from "../schemas";
+import { isFormRequest, jsonOrFormBody, validateJsonOrForm, validationHook } from "../middleware/validate";
+import { type DocumentedError, OUTAGE, PUBLIC, htmlPage, problems } from "../lib/openapi";
+import { PASSWORD_MAX, PASSWORD_MIN, emailBody, messageResponse, resetBody, tokenBody, tokenQuery } from "../schemas";
+import { z } from "zod";
 import { queueAccountMail } from "../services/account-mail";
 import { deliverMail } from "../services/outbox";
 import { clear } from "../services/rate-limit";
@@ -27,7 +28,49 @@ import {
 } from "../services/verification";
 import type { AppEnv } from "../types";
 
-export const confirmationRoutes = new Hono<AppEnv>();
+export const confirmationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+// Bodies that come as JSON (apps) or as an HTML form (the pages): documented once, referenced by
+// both media types, and validated by validateJsonOrForm rather than by the library (see there).
+confirmationRoutes.openAPIRegistry.register("TokenBody", tokenBody);
+confirmationRoutes.openAPIRegistry.register("EmailBody", emailBody);
+confirmationRoutes.openAPIRegistry.register("ResetBody", resetBody);
+
+function jsonOrFormRequest(component: string) {
+	const schema = { $ref: `#/components/schemas/${component}` };
+	return {
+		body: {
+			required: true,
+			content: { "application/json": { schema }, "application/x-www-form-urlencoded": { schema } },
+		},
+	};
+}
+
+/** Problem responses that a form post receives as an HTML page instead. */
+function problemsOrPage(...errors: DocumentedError[]) {
+	const responses = problems(...errors);
+	for (const [status, response] of Object.entries(responses)) {
+		if (status === "413" || status === "429" || status === "503") continue;
+		responses[status] = {
+			...response,
+			description: `${response.description} (a form post gets an HTML page)`,
+			content: { ...response.content, "text/html": { schema: { type: "string" as const } } },
+		};
+	}
+	return responses;
+}
+
+/** Both ways of answering a JSON-or-form post: JSON for apps, an HTML page for a form. */
+function messageOrPage(description: string) {
+	return {
+		description,
+		headers: htmlPage("").headers,
+		content: { "application/json": { schema: messageResponse }, "text/html": { schema: { type: "string" as const } } },
+	};
+}
+
+/** Failures common to the JSON-or-form posts (the /v1/auth body limit applies). */
+const FORM_BODY_ERRORS: DocumentedError[] = ["validation_failed", "payload_too_large"];
 
 type Outcome = "ok" | "expired" | "invalid" | "already";
 
@@ -91,93 +134,137 @@ async function confirmationState(c: Context<AppEnv>, token: string): Promise<Tok
 }
 
 // GET never spends: mail scanners prefetch links. It shows a button that POSTs the token.
-confirmationRoutes.get(
-	"/confirm",
-	doc({ summary: "Confirmation page (spends nothing)", tags: ["confirmation"] }),
-	validate("query", tokenQuery),
-	async (c) => {
-		const token = c.req.valid("query").token ?? "";
-		const state = token ? await confirmationState(c, token) : "invalid";
-		if (!c.req.header("Accept")?.includes("text/html") && c.req.header("Accept")?.includes("application/json")) {
-			return c.json({ status: state === "spent" ? "invalid" : state });
-		}
-		const t = c.get("t");
-		const title = t("pages.confirm.title");
-		if (state === "valid") {
-			return page(
-				c,
-				title,
-				html`<p>${t("pages.confirm.prompt")}</p>
+const confirmPageRoute = createRoute({
+	method: "get",
+	path: "/confirm",
+	operationId: "confirmationPage",
+	summary: "Confirmation page (spends nothing); JSON {status} with Accept: application/json",
+	tags: ["confirmation"],
+	...PUBLIC,
+	request: { query: tokenQuery },
+	responses: {
+		200: {
+			description: "A page with a button that posts the token, or the link's state as JSON",
+			headers: htmlPage("").headers,
+			content: {
+				"text/html": { schema: { type: "string" as const } },
+				"application/json": {
+					schema: z.object({ status: z.enum(["valid", "expired", "invalid", "confirmed"]) }),
+				},
+			},
+		},
+		...problems("validation_failed", OUTAGE),
+	},
+});
+
+confirmationRoutes.openapi(confirmPageRoute, async (c) => {
+	const token = c.req.valid("query").token ?? "";
+	const state = token ? await confirmationState(c, token) : "invalid";
+	if (!c.req.header("Accept")?.includes("text/html") && c.req.header("Accept")?.includes("application/json")) {
+		return c.json({ status: state === "spent" ? "invalid" : state }, 200);
+	}
+	const t = c.get("t");
+	const title = t("pages.confirm.title");
+	if (state === "valid") {
+		return page(
+			c,
+			title,
+			html`<p>${t("pages.confirm.prompt")}</p>
 <form method="post" action="/v1/auth/confirm?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
 <button type="submit">${t("pages.confirm.button")}</button>
 </form>`,
-			);
-		}
-		if (state === "confirmed") return page(c, title, statusMessage(t("pages.confirm.already")));
-		return deadLinkPage(c, "confirm", title, state === "expired");
-	},
-);
+		);
+	}
+	if (state === "confirmed") return page(c, title, statusMessage(t("pages.confirm.already")));
+	return deadLinkPage(c, "confirm", title, state === "expired");
+});
 
-confirmationRoutes.post(
-	"/confirm",
-	doc({ summary: "Spend a confirmation token", tags: ["confirmation"] }),
-	validateJsonOrForm(tokenBody),
-	async (c) => {
-		const { token } = c.req.valid("json");
-		const db = c.get("db");
-		const spent = await spendVerificationToken(db, token, "confirm_email", confirmEmailEffect(db));
-		let outcome: Outcome = "ok";
-		if (spent.ok) audit(c, "email_confirmed", spent.userId);
-		if (!spent.ok) {
-			const state = spent.state === "spent" ? await confirmationState(c, token) : spent.state;
-			outcome = state === "confirmed" ? "already" : state === "expired" ? "expired" : "invalid";
-		}
-		const t = c.get("t");
-		if (isFormRequest(c.req.header("Content-Type"))) {
-			const title = t("pages.confirm.title");
-			if (outcome === "ok") return page(c, title, statusMessage(t("pages.confirm.success")));
-			if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
-			return deadLinkPage(c, "confirm", title, outcome === "expired", outcome === "expired" ? 410 : 400);
-		}
-		if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
-		return c.json({ message: t("messages.email_confirmed") });
+const confirmRoute = createRoute({
+	method: "post",
+	path: "/confirm",
+	operationId: "confirmEmail",
+	summary: "Spend a confirmation token",
+	tags: ["confirmation"],
+	...PUBLIC,
+	middleware: [validateJsonOrForm(tokenBody)] as const,
+	request: jsonOrFormRequest("TokenBody"),
+	responses: {
+		200: messageOrPage("Confirmed"),
+		...problemsOrPage(...FORM_BODY_ERRORS, "token_invalid", "already_confirmed", ["token_expired", 410], OUTAGE),
 	},
-);
+});
 
-confirmationRoutes.post(
-	"/confirm/resend",
-	doc({
-		summary: "Send a new confirmation link (always 202)",
-		tags: ["confirmation"],
-		responses: { 202: "Accepted", 429: "rate_limited" },
-	}),
-	limitPerClient("resend_ip", (config) => config.RATE_LIMIT_MAIL_IP),
-	validateJsonOrForm(emailBody),
-	async (c) => {
-		const email = normalizeEmail(c.req.valid("json").email);
-		await enforceRateLimit(c, "resend_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
-		mailOwnerAfterResponse(c, email, (user) => (user.emailConfirmedAt ? null : "confirm"));
-		return accepted(c, "messages.confirmation_resent", "pages.confirm.title");
-	},
-);
+confirmationRoutes.openapi(confirmRoute, async (c) => {
+	const { token } = jsonOrFormBody(c, tokenBody);
+	const db = c.get("db");
+	const spent = await spendVerificationToken(db, token, "confirm_email", confirmEmailEffect(db));
+	let outcome: Outcome = "ok";
+	if (spent.ok) audit(c, "email_confirmed", spent.userId);
+	if (!spent.ok) {
+		const state = spent.state === "spent" ? await confirmationState(c, token) : spent.state;
+		outcome = state === "confirmed" ? "already" : state === "expired" ? "expired" : "invalid";
+	}
+	const t = c.get("t");
+	if (isFormRequest(c.req.header("Content-Type"))) {
+		const title = t("pages.confirm.title");
+		if (outcome === "ok") return page(c, title, statusMessage(t("pages.confirm.success")));
+		if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
+		return deadLinkPage(c, "confirm", title, outcome === "expired", outcome === "expired" ? 410 : 400);
+	}
+	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
+	return c.json({ message: t("messages.email_confirmed") }, 200);
+});
 
-confirmationRoutes.post(
-	"/password/forgot",
-	doc({
-		summary: "Mail a password reset link (always 202)",
-		tags: ["confirmation"],
-		responses: { 202: "Accepted", 429: "rate_limited" },
-	}),
-	limitPerClient("forgot_ip", (config) => config.RATE_LIMIT_MAIL_IP),
-	validateJsonOrForm(emailBody),
-	async (c) => {
-		const email = normalizeEmail(c.req.valid("json").email);
-		await enforceRateLimit(c, "forgot_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
-		mailOwnerAfterResponse(c, email, () => "reset");
-		return accepted(c, "messages.reset_requested", "pages.reset.title");
+const resendRoute = createRoute({
+	method: "post",
+	path: "/confirm/resend",
+	operationId: "resendConfirmation",
+	summary: "Send a new confirmation link (always 202)",
+	tags: ["confirmation"],
+	...PUBLIC,
+	middleware: [
+		limitPerClient("resend_ip", (config) => config.RATE_LIMIT_MAIL_IP),
+		validateJsonOrForm(emailBody),
+	] as const,
+	request: jsonOrFormRequest("EmailBody"),
+	responses: {
+		202: messageOrPage("Accepted, whether or not the address has an unconfirmed account"),
+		...problemsOrPage(...FORM_BODY_ERRORS, "rate_limited", OUTAGE),
 	},
-);
+});
+
+confirmationRoutes.openapi(resendRoute, async (c) => {
+	const email = normalizeEmail(jsonOrFormBody(c, emailBody).email);
+	await enforceRateLimit(c, "resend_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
+	mailOwnerAfterResponse(c, email, (user) => (user.emailConfirmedAt ? null : "confirm"));
+	return accepted(c, "messages.confirmation_resent", "pages.confirm.title");
+});
+
+const forgotRoute = createRoute({
+	method: "post",
+	path: "/password/forgot",
+	operationId: "forgotPassword",
+	summary: "Mail a password reset link (always 202)",
+	tags: ["confirmation"],
+	...PUBLIC,
+	middleware: [
+		limitPerClient("forgot_ip", (config) => config.RATE_LIMIT_MAIL_IP),
+		validateJsonOrForm(emailBody),
+	] as const,
+	request: jsonOrFormRequest("EmailBody"),
+	responses: {
+		202: messageOrPage("Accepted, whether or not the address has an account"),
+		...problemsOrPage(...FORM_BODY_ERRORS, "rate_limited", OUTAGE),
+	},
+});
+
+confirmationRoutes.openapi(forgotRoute, async (c) => {
+	const email = normalizeEmail(jsonOrFormBody(c, emailBody).email);
+	await enforceRateLimit(c, "forgot_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
+	mailOwnerAfterResponse(c, email, () => "reset");
+	return accepted(c, "messages.reset_requested", "pages.reset.title");
+});
 
 /**
  * Looks the address up and mails its owner (when `kindFor` says so) after the response, in
@@ -218,22 +305,30 @@ function accepted(c: Context<AppEnv>, messageKey: string, titleKey: string) {
 	return c.json({ message: t(messageKey) }, 202);
 }
 
-confirmationRoutes.get(
-	"/password/reset",
-	doc({ summary: "Password reset page (spends nothing)", tags: ["confirmation"] }),
-	validate("query", tokenQuery),
-	async (c) => {
-		const token = c.req.valid("query").token ?? "";
-		const { state } = token
-			? await inspectVerificationToken(c.get("db"), token, "reset_password")
-			: { state: "invalid" };
-		const t = c.get("t");
-		const title = t("pages.reset.title");
-		if (state === "valid") {
-			return page(
-				c,
-				title,
-				html`<p>${t("pages.reset.prompt")}</p>
+const resetPageRoute = createRoute({
+	method: "get",
+	path: "/password/reset",
+	operationId: "passwordResetPage",
+	summary: "Password reset page (spends nothing)",
+	tags: ["confirmation"],
+	...PUBLIC,
+	request: { query: tokenQuery },
+	responses: {
+		200: htmlPage("A form for the new password, or why the link cannot be used"),
+		...problems("validation_failed", OUTAGE),
+	},
+});
+
+confirmationRoutes.openapi(resetPageRoute, async (c) => {
+	const token = c.req.valid("query").token ?? "";
+	const { state } = token ? await inspectVerificationToken(c.get("db"), token, "reset_password") : { state: "invalid" };
+	const t = c.get("t");
+	const title = t("pages.reset.title");
+	if (state === "valid") {
+		return page(
+			c,
+			title,
+			html`<p>${t("pages.reset.prompt")}</p>
 <form method="post" action="/v1/auth/password/reset?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
 <label for="password">${t("pages.reset.label")}</label>
@@ -241,29 +336,38 @@ confirmationRoutes.get(
 <p id="password-hint">${t("pages.reset.hint", { min: PASSWORD_MIN, max: PASSWORD_MAX })}</p>
 <button type="submit">${t("pages.reset.button")}</button>
 </form>`,
-			);
-		}
-		return deadLinkPage(c, "reset", title, state === "expired");
-	},
-);
+		);
+	}
+	return deadLinkPage(c, "reset", title, state === "expired");
+});
 
-confirmationRoutes.post(
-	"/password/reset",
-	doc({ summary: "Set a new password with a reset token", tags: ["confirmation"] }),
-	validateJsonOrForm(resetBody),
-	async (c) => {
-		const { token, password } = c.req.valid("json");
-		const outcome = await resetPassword(c, token, password);
-		const t = c.get("t");
-		if (isFormRequest(c.req.header("Content-Type"))) {
-			const title = t("pages.reset.title");
-			if (outcome === "ok") return page(c, title, statusMessage(t("pages.reset.success")));
-			return deadLinkPage(c, "reset", title, outcome === "expired", outcome === "expired" ? 410 : 400);
-		}
-		if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
-		return c.json({ message: t("messages.password_reset") });
+const resetRoute = createRoute({
+	method: "post",
+	path: "/password/reset",
+	operationId: "resetPassword",
+	summary: "Set a new password with a reset token; every session is revoked",
+	tags: ["confirmation"],
+	...PUBLIC,
+	middleware: [validateJsonOrForm(resetBody)] as const,
+	request: jsonOrFormRequest("ResetBody"),
+	responses: {
+		200: messageOrPage("Password set"),
+		...problemsOrPage(...FORM_BODY_ERRORS, "token_invalid", ["token_expired", 410], OUTAGE),
 	},
-);
+});
+
+confirmationRoutes.openapi(resetRoute, async (c) => {
+	const { token, password } = jsonOrFormBody(c, resetBody);
+	const outcome = await resetPassword(c, token, password);
+	const t = c.get("t");
+	if (isFormRequest(c.req.header("Content-Type"))) {
+		const title = t("pages.reset.title");
+		if (outcome === "ok") return page(c, title, statusMessage(t("pages.reset.success")));
+		return deadLinkPage(c, "reset", title, outcome === "expired", outcome === "expired" ? 410 : 400);
+	}
+	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
+	return c.json({ message: t("messages.password_reset") }, 200);
+});
 
 /** Checks the token cheaply before paying for the hash, then spends it atomically with its effects. */
 async function resetPassword(

@@ -1,5 +1,5 @@
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { Hono } from "hono";
 import { z } from "zod";
 import { AppError } from "../lib/errors";
 import { sanitizeFilename } from "../lib/http-file";
@@ -7,9 +7,21 @@ import { formatBytes } from "../lib/i18n";
 import { audit } from "../middleware/audit";
 import { requireAuth, verifyBearer } from "../middleware/auth";
 import { preferUserLocale } from "../middleware/language";
-import { doc } from "../middleware/doc";
+import {
+	AUTH_ERRORS,
+	BEARER,
+	BODY_ERRORS,
+	type DocumentedError,
+	ETAG,
+	LOCATION,
+	OUTAGE,
+	json,
+	jsonBody,
+	problems,
+} from "../lib/openapi";
 import { limitUploadsPerUser } from "../middleware/rate-limit";
-import { validate } from "../middleware/validate";
+import { validationHook } from "../middleware/validate";
+import { imageListResponse, imageResponse } from "../schemas";
 import { downloadObject } from "../services/downloads";
 import {
 	type ImageStore,
@@ -36,46 +48,111 @@ import type { AppEnv } from "../types";
  * reads the image together (`findImageInSession`) instead of the `requireAuth` middleware plus a
  * second query. Mounted before `imageRoutes`, whose middleware would otherwise run first.
  */
-export const imageContentRoutes = new Hono<AppEnv>();
+export const imageContentRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-imageContentRoutes.get(
-	"/:id/content",
-	doc({
-		summary: "Image bytes (ETag/If-None-Match, single byte ranges)",
-		tags: ["images"],
-		auth: true,
-		responses: { 206: "Partial content", 304: "Not modified", 404: "image_not_found", 416: "range_not_satisfiable" },
-	}),
-	async (c) => {
-		const claims = await verifyBearer(c);
-		const found = await findImageInSession(c.get("db"), {
-			sessionId: claims.sid,
-			userId: claims.sub,
-			imageId: c.req.param("id"),
-		});
-		if (!found) throw new AppError("unauthorized");
-		preferUserLocale(c, found.locale);
-		const { image } = found;
-		if (!image) throw new AppError("image_not_found");
-		const result = await downloadObject(c.env.IMAGES, imageKey(claims.sub, image.id), c.req.raw.headers, {
-			cacheControl: "private",
-			filename: image.filename,
-			known: { size: image.size, etag: image.etag },
-		});
-		if (result.kind === "missing") throw new AppError("image_not_found");
-		if (result.kind === "unsatisfiable") {
-			throw new AppError("range_not_satisfiable", { headers: { "Content-Range": `bytes */${result.size}` } });
-		}
-		return result.response;
+/** `{id}` in image paths: not validated beyond being a path segment (an unknown id is simply not found). */
+export const idParam = z.object({
+	id: z.string().meta({ param: { name: "id", in: "path" }, example: "01JH0000000000000000000000" }),
+});
+
+/** The stored bytes, in the type they were sniffed as. */
+export const IMAGE_BYTES = { "image/*": { schema: { type: "string" as const, format: "binary" } } };
+
+/** Headers of a download (the JSON error headers aside). */
+export const DOWNLOAD_HEADERS = {
+	...ETAG,
+	"Cache-Control": { description: "How long and where the bytes may be cached", schema: { type: "string" as const } },
+	"Accept-Ranges": { description: "`bytes`", schema: { type: "string" as const } },
+	"Content-Disposition": { description: "inline, with the stored filename", schema: { type: "string" as const } },
+};
+
+/** One byte range of the stored bytes (Range: bytes=a-b). */
+export const PARTIAL_CONTENT = {
+	description: "One byte range (Range: bytes=a-b)",
+	headers: {
+		...DOWNLOAD_HEADERS,
+		"Content-Range": { description: "`bytes a-b/size`", schema: { type: "string" as const } },
 	},
-);
+	content: IMAGE_BYTES,
+};
 
-export const imageRoutes = new Hono<AppEnv>();
+const downloadRoute = createRoute({
+	method: "get",
+	path: "/{id}/content",
+	operationId: "getImageContent",
+	summary: "Image bytes (ETag/If-None-Match, single byte ranges)",
+	tags: ["images"],
+	...BEARER,
+	request: { params: idParam },
+	responses: {
+		200: { description: "The bytes", headers: DOWNLOAD_HEADERS, content: IMAGE_BYTES },
+		206: PARTIAL_CONTENT,
+		304: { description: "Not modified (If-None-Match matched)", headers: ETAG },
+		...problems("image_not_found", "range_not_satisfiable", ...AUTH_ERRORS, OUTAGE),
+	},
+});
+
+imageContentRoutes.openapi(downloadRoute, async (c) => {
+	const claims = await verifyBearer(c);
+	const found = await findImageInSession(c.get("db"), {
+		sessionId: claims.sid,
+		userId: claims.sub,
+		imageId: c.req.valid("param").id,
+	});
+	if (!found) throw new AppError("unauthorized");
+	preferUserLocale(c, found.locale);
+	const { image } = found;
+	if (!image) throw new AppError("image_not_found");
+	const result = await downloadObject(c.env.IMAGES, imageKey(claims.sub, image.id), c.req.raw.headers, {
+		cacheControl: "private",
+		filename: image.filename,
+		known: { size: image.size, etag: image.etag },
+	});
+	if (result.kind === "missing") throw new AppError("image_not_found");
+	if (result.kind === "unsatisfiable") {
+		throw new AppError("range_not_satisfiable", { headers: { "Content-Range": `bytes */${result.size}` } });
+	}
+	return result.response;
+});
+
+export const imageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 imageRoutes.use("*", requireAuth());
 
 /** `?filename=` names a raw upload (a multipart part names itself). */
-export const uploadQuery = z.object({ filename: z.string().max(1024).optional() });
+export const uploadQuery = z.object({
+	filename: z.string().max(1024).optional().meta({ description: "Names a raw upload (a multipart part names itself)" }),
+});
+
+/**
+ * An upload body: the multipart field `image`, or the raw bytes with an image Content-Type. Plain
+ * OpenAPI schemas on purpose: a zod schema here would make the library parse the body, which the
+ * upload service streams itself, within MAX_IMAGE_BYTES.
+ */
+export const UPLOAD_BODY = {
+	required: true,
+	content: {
+		"multipart/form-data": {
+			schema: {
+				type: "object" as const,
+				required: ["image"],
+				properties: { image: { type: "string" as const, format: "binary", description: "The image file" } },
+			},
+		},
+		"image/*": { schema: { type: "string" as const, format: "binary" } },
+	},
+};
+
+/** What any upload (new image, replacement, avatar) can be refused with. */
+export const UPLOAD_ERRORS: DocumentedError[] = [
+	"validation_failed",
+	"image_too_large",
+	"unsupported_image_type",
+	"image_dimensions_too_large",
+	"rate_limited",
+	...AUTH_ERRORS,
+	OUTAGE,
+];
 
 const listQuery = z.object({
 	limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -108,116 +185,151 @@ const renameBody = z.object({
 		}),
 });
 
-const UPLOAD_ERRORS = {
-	400: "validation_failed",
-	403: "quota_exceeded",
-	413: "image_too_large",
-	415: "unsupported_image_type",
-	422: "image_dimensions_too_large",
-};
-
-imageRoutes.post(
-	"/",
-	doc({
-		summary: "Upload an image (multipart field `image`, or raw bytes with an image Content-Type)",
-		tags: ["images"],
-		auth: true,
-		responses: { 201: "The stored image; Location names it", ...UPLOAD_ERRORS },
-	}),
-	limitUploadsPerUser(),
-	validate("query", uploadQuery),
-	async (c) => {
-		const source = await receiveUpload(c, c.req.valid("query").filename);
-		const result = await uploadImage(imageStore(c), c.get("auth").user.id, source);
-		if (!result.ok) throw refusalError(c, result.refusal, "image_not_found");
-		const location = new URL(imagePath(result.value.id), c.get("config").appUrl).toString();
-		return c.json(presentImage(result.value, c.get("config").appUrl), 201, { Location: location });
+const uploadRoute = createRoute({
+	method: "post",
+	path: "/",
+	operationId: "uploadImage",
+	summary: "Upload an image (multipart field `image`, or raw bytes with an image Content-Type)",
+	tags: ["images"],
+	...BEARER,
+	middleware: [limitUploadsPerUser()] as const,
+	request: { query: uploadQuery, body: UPLOAD_BODY },
+	responses: {
+		201: json("The stored image", imageResponse, LOCATION),
+		...problems(...UPLOAD_ERRORS, "quota_exceeded"),
 	},
-);
+});
 
-imageRoutes.get(
-	"/",
-	doc({ summary: "List your images, newest first", tags: ["images"], auth: true }),
-	validate("query", listQuery),
-	async (c) => {
-		const { limit, cursor } = c.req.valid("query");
-		const page = await listImages(c.get("db"), c.get("auth").user.id, { limit, after: cursor });
-		const appUrl = c.get("config").appUrl;
-		return c.json({
+imageRoutes.openapi(uploadRoute, async (c) => {
+	const source = await receiveUpload(c, c.req.valid("query").filename);
+	const result = await uploadImage(imageStore(c), c.get("auth").user.id, source);
+	if (!result.ok) throw refusalError(c, result.refusal, "image_not_found");
+	const location = new URL(imagePath(result.value.id), c.get("config").appUrl).toString();
+	return c.json(presentImage(result.value, c.get("config").appUrl), 201, { Location: location });
+});
+
+const listRoute = createRoute({
+	method: "get",
+	path: "/",
+	operationId: "listImages",
+	summary: "List your images, newest first",
+	tags: ["images"],
+	...BEARER,
+	request: { query: listQuery },
+	responses: {
+		200: json("One page; pass next_cursor as ?cursor= for the next", imageListResponse),
+		...problems("validation_failed", ...AUTH_ERRORS, OUTAGE),
+	},
+});
+
+imageRoutes.openapi(listRoute, async (c) => {
+	const { limit, cursor } = c.req.valid("query");
+	const page = await listImages(c.get("db"), c.get("auth").user.id, { limit, after: cursor });
+	const appUrl = c.get("config").appUrl;
+	return c.json(
+		{
 			images: page.images.map((image) => presentImage(image, appUrl)),
 			next_cursor: page.next ? encodeCursor(page.next) : null,
-		});
-	},
-);
-
-imageRoutes.get(
-	"/:id",
-	doc({ summary: "Image metadata", tags: ["images"], auth: true, responses: { 404: "image_not_found" } }),
-	async (c) => {
-		const image = await findOwnedImage(c.get("db"), c.get("auth").user.id, c.req.param("id"));
-		if (!image) throw new AppError("image_not_found");
-		return c.json(presentImage(image, c.get("config").appUrl));
-	},
-);
-
-imageRoutes.put(
-	"/:id/content",
-	doc({
-		summary: "Replace an image's bytes (If-Match honoured)",
-		tags: ["images"],
-		auth: true,
-		responses: {
-			200: "The image with its new etag",
-			404: "image_not_found",
-			412: "precondition_failed",
-			...UPLOAD_ERRORS,
 		},
-	}),
-	limitUploadsPerUser(),
-	validate("query", uploadQuery),
-	async (c) => {
-		const userId = c.get("auth").user.id;
-		// Ownership and If-Match first: a refused replacement should not cost reading its body.
-		const current = await findReplaceable(c.get("db"), userId, c.req.param("id"), c.req.header("If-Match"));
-		if (!current.ok) throw refusalError(c, current.refusal, "image_not_found");
-		const source = await receiveUpload(c, c.req.valid("query").filename);
-		const result = await replaceImageContent(imageStore(c), current.value, source);
-		if (!result.ok) throw refusalError(c, result.refusal, "image_not_found");
-		return c.json(presentImage(result.value, c.get("config").appUrl));
-	},
-);
+		200,
+	);
+});
 
-imageRoutes.patch(
-	"/:id",
-	doc({ summary: "Rename an image", tags: ["images"], auth: true, responses: { 404: "image_not_found" } }),
-	validate("json", renameBody),
-	async (c) => {
-		const image = await renameImage(
-			c.get("db"),
-			c.get("auth").user.id,
-			c.req.param("id"),
-			c.req.valid("json").filename,
-		);
-		if (!image) throw new AppError("image_not_found");
-		return c.json(presentImage(image, c.get("config").appUrl));
+const getRoute = createRoute({
+	method: "get",
+	path: "/{id}",
+	operationId: "getImage",
+	summary: "Image metadata",
+	tags: ["images"],
+	...BEARER,
+	request: { params: idParam },
+	responses: {
+		200: json("The image", imageResponse),
+		...problems("image_not_found", ...AUTH_ERRORS, OUTAGE),
 	},
-);
+});
 
-imageRoutes.delete(
-	"/:id",
-	doc({
-		summary: "Delete an image",
-		tags: ["images"],
-		auth: true,
-		responses: { 204: "Deleted", 404: "image_not_found" },
-	}),
-	async (c) => {
-		const deleted = await deleteImage(c.get("db"), c.env.IMAGES, c.get("auth").user.id, c.req.param("id"));
-		if (!deleted) throw new AppError("image_not_found");
-		audit(c, "image_deleted", c.get("auth").user.id, { image_id: c.req.param("id") });
-		return c.body(null, 204);
+imageRoutes.openapi(getRoute, async (c) => {
+	const image = await findOwnedImage(c.get("db"), c.get("auth").user.id, c.req.valid("param").id);
+	if (!image) throw new AppError("image_not_found");
+	return c.json(presentImage(image, c.get("config").appUrl), 200);
+});
+
+const replaceRoute = createRoute({
+	method: "put",
+	path: "/{id}/content",
+	operationId: "replaceImageContent",
+	summary: "Replace an image's bytes (If-Match honoured)",
+	tags: ["images"],
+	...BEARER,
+	middleware: [limitUploadsPerUser()] as const,
+	request: {
+		params: idParam,
+		query: uploadQuery,
+		headers: z.object({
+			"if-match": z.string().optional().meta({ description: "Replace only if the current etag matches" }),
+		}),
+		body: UPLOAD_BODY,
 	},
-);
+	responses: {
+		200: json("The image with its new etag", imageResponse),
+		...problems(...UPLOAD_ERRORS, "quota_exceeded", "image_not_found", "precondition_failed"),
+	},
+});
+
+imageRoutes.openapi(replaceRoute, async (c) => {
+	const userId = c.get("auth").user.id;
+	// Ownership and If-Match first: a refused replacement should not cost reading its body.
+	const current = await findReplaceable(c.get("db"), userId, c.req.valid("param").id, c.req.header("If-Match"));
+	if (!current.ok) throw refusalError(c, current.refusal, "image_not_found");
+	const source = await receiveUpload(c, c.req.valid("query").filename);
+	const result = await replaceImageContent(imageStore(c), current.value, source);
+	if (!result.ok) throw refusalError(c, result.refusal, "image_not_found");
+	return c.json(presentImage(result.value, c.get("config").appUrl), 200);
+});
+
+const renameRoute = createRoute({
+	method: "patch",
+	path: "/{id}",
+	operationId: "renameImage",
+	summary: "Rename an image",
+	tags: ["images"],
+	...BEARER,
+	request: { params: idParam, body: jsonBody(renameBody) },
+	responses: {
+		200: json("The renamed image", imageResponse),
+		...problems(...BODY_ERRORS, "image_not_found", ...AUTH_ERRORS, OUTAGE),
+	},
+});
+
+imageRoutes.openapi(renameRoute, async (c) => {
+	const { id } = c.req.valid("param");
+	const image = await renameImage(c.get("db"), c.get("auth").user.id, id, c.req.valid("json").filename);
+	if (!image) throw new AppError("image_not_found");
+	return c.json(presentImage(image, c.get("config").appUrl), 200);
+});
+
+const deleteRoute = createRoute({
+	method: "delete",
+	path: "/{id}",
+	operationId: "deleteImage",
+	summary: "Delete an image",
+	tags: ["images"],
+	...BEARER,
+	request: { params: idParam },
+	responses: {
+		204: { description: "Deleted, bytes included" },
+		...problems("image_not_found", ...AUTH_ERRORS, OUTAGE),
+	},
+});
+
+imageRoutes.openapi(deleteRoute, async (c) => {
+	const { id } = c.req.valid("param");
+	const deleted = await deleteImage(c.get("db"), c.env.IMAGES, c.get("auth").user.id, id);
+	if (!deleted) throw new AppError("image_not_found");
+	audit(c, "image_deleted", c.get("auth").user.id, { image_id: id });
+	return c.body(null, 204);
+});
 
 /** Storage and limits of this deployment, for the image services. */
 export function imageStore(c: Context<AppEnv>): ImageStore {

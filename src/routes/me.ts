@@ -1,14 +1,23 @@
 import { eq } from "drizzle-orm";
-import { Hono } from "hono";
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { users } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { verifyPassword } from "../lib/password";
 import { audit } from "../middleware/audit";
 import { assertFreshToken, requireAuth } from "../middleware/auth";
 import { setLanguage } from "../middleware/language";
-import { doc } from "../middleware/doc";
-import { validate } from "../middleware/validate";
-import { activityQuery, changePasswordBody, patchMeBody } from "../schemas";
+import { validationHook } from "../middleware/validate";
+import { AUTH_ERRORS, BEARER, BODY_ERRORS, OUTAGE, json, jsonBody, problems } from "../lib/openapi";
+import {
+	activityQuery,
+	changePasswordBody,
+	eventResponse,
+	exportResponse,
+	messageResponse,
+	patchMeBody,
+	userResponse,
+} from "../schemas";
+import { z } from "zod";
 import { auditInsert, listEvents, presentEvent } from "../services/audit";
 import { exportUserData } from "../services/export";
 import { revokeUserSessions } from "../services/sessions";
@@ -16,98 +25,153 @@ import { deleteUserObjects } from "../services/storage";
 import { presentUser, setPassword, updateProfile } from "../services/users";
 import type { AppEnv } from "../types";
 
-export const meRoutes = new Hono<AppEnv>();
+export const meRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 meRoutes.use("*", requireAuth());
 
-meRoutes.get("/", doc({ summary: "The signed-in user", tags: ["accounts"], auth: true }), (c) => {
-	const { user, providers } = c.get("auth");
-	return c.json(presentUser(user, providers, c.get("config").appUrl));
+const getMeRoute = createRoute({
+	method: "get",
+	path: "/",
+	operationId: "getMe",
+	summary: "The signed-in user",
+	tags: ["accounts"],
+	...BEARER,
+	responses: { 200: json("The user", userResponse), ...problems(...AUTH_ERRORS, OUTAGE) },
 });
 
-meRoutes.patch(
-	"/",
-	doc({ summary: "Update name or locale", tags: ["accounts"], auth: true }),
-	validate("json", patchMeBody),
-	async (c) => {
-		const { user, providers } = c.get("auth");
-		const changes = c.req.valid("json");
-		const updated = await updateProfile(c.get("db"), user.id, changes);
-		// Answer in the newly chosen language unless the caller forced one with ?lang=.
-		if (changes.locale && c.get("langSource") !== "query") setLanguage(c, changes.locale, "user");
-		return c.json(presentUser(updated, providers, c.get("config").appUrl));
-	},
-);
+meRoutes.openapi(getMeRoute, (c) => {
+	const { user, providers } = c.get("auth");
+	return c.json(presentUser(user, providers, c.get("config").appUrl), 200);
+});
 
-meRoutes.delete(
-	"/",
-	doc({
-		summary: "Delete the account and everything it owns (fresh token)",
-		tags: ["accounts"],
-		auth: true,
-		responses: { 204: "Deleted" },
-	}),
-	async (c) => {
-		assertFreshToken(c);
-		const { user } = c.get("auth");
-		// Objects first: if R2 fails, the account still exists and the request can simply be retried.
-		const objects = await deleteUserObjects(c.env.IMAGES, user.id);
-		// The user's own trail goes with them (cascade); an anonymous row, written in the same batch,
-		// records only that an account was deleted, and when.
-		const db = c.get("db");
-		await db.batch([
-			db.delete(users).where(eq(users.id, user.id)),
-			auditInsert(db, { userId: null, type: "account_deleted", detail: { objects } }),
-		]);
-		return c.body(null, 204);
+const patchMeRoute = createRoute({
+	method: "patch",
+	path: "/",
+	operationId: "updateMe",
+	summary: "Update name or locale",
+	tags: ["accounts"],
+	...BEARER,
+	request: { body: jsonBody(patchMeBody) },
+	responses: {
+		200: json("The updated user (answered in the new locale unless ?lang= forces one)", userResponse),
+		...problems(...BODY_ERRORS, ...AUTH_ERRORS, OUTAGE),
 	},
-);
+});
 
-meRoutes.put(
-	"/password",
-	doc({ summary: "Change or set the password (fresh token)", tags: ["accounts"], auth: true }),
-	validate("json", changePasswordBody),
-	async (c) => {
-		assertFreshToken(c);
-		const { user, session } = c.get("auth");
-		const body = c.req.valid("json");
-		if (body.new_password.trim().toLowerCase() === user.email) {
-			throw validationError("new_password", "password_equals_email");
-		}
-		if (user.passwordHash) {
-			if (!body.current_password) throw validationError("current_password", "current_password_required");
-			if (!(await verifyPassword(user.passwordHash, body.current_password))) throw new AppError("invalid_credentials");
-		}
-		const db = c.get("db");
-		await setPassword(db, user.id, body.new_password);
-		await revokeUserSessions(db, user.id, session.id);
-		audit(c, "password_changed", user.id, { first_password: !user.passwordHash });
-		return c.json({ message: c.get("t")("messages.password_changed") });
-	},
-);
+meRoutes.openapi(patchMeRoute, async (c) => {
+	const { user, providers } = c.get("auth");
+	const changes = c.req.valid("json");
+	const updated = await updateProfile(c.get("db"), user.id, changes);
+	// Answer in the newly chosen language unless the caller forced one with ?lang=.
+	if (changes.locale && c.get("langSource") !== "query") setLanguage(c, changes.locale, "user");
+	return c.json(presentUser(updated, providers, c.get("config").appUrl), 200);
+});
 
-meRoutes.get(
-	"/activity",
-	doc({ summary: "Your recent security events, newest first", tags: ["accounts"], auth: true }),
-	validate("query", activityQuery),
-	async (c) => {
-		const events = await listEvents(c.get("db"), c.get("auth").user.id, c.req.valid("query").limit);
-		return c.json({ events: events.map(presentEvent) }, 200, { "Cache-Control": "no-store" });
+const deleteMeRoute = createRoute({
+	method: "delete",
+	path: "/",
+	operationId: "deleteMe",
+	summary: "Delete the account and everything it owns (fresh token)",
+	tags: ["accounts"],
+	...BEARER,
+	responses: {
+		204: { description: "Deleted, images included" },
+		...problems(...AUTH_ERRORS, "fresh_token_required", "payload_too_large", OUTAGE),
 	},
-);
+});
 
-meRoutes.get(
-	"/export",
-	doc({ summary: "Download everything stored about you (JSON)", tags: ["accounts"], auth: true }),
-	async (c) => {
-		const data = await exportUserData(c.get("db"), c.get("auth").user, c.get("config").appUrl);
-		const filename = `atrium-export-${data.exported_at.slice(0, 10)}.json`;
-		return c.json(data, 200, {
-			"Content-Disposition": `attachment; filename="${filename}"`,
-			"Cache-Control": "no-store",
-		});
+meRoutes.openapi(deleteMeRoute, async (c) => {
+	assertFreshToken(c);
+	const { user } = c.get("auth");
+	// Objects first: if R2 fails, the account still exists and the request can simply be retried.
+	const objects = await deleteUserObjects(c.env.IMAGES, user.id);
+	// The user's own trail goes with them (cascade); an anonymous row, written in the same batch,
+	// records only that an account was deleted, and when.
+	const db = c.get("db");
+	await db.batch([
+		db.delete(users).where(eq(users.id, user.id)),
+		auditInsert(db, { userId: null, type: "account_deleted", detail: { objects } }),
+	]);
+	return c.body(null, 204);
+});
+
+const changePasswordRoute = createRoute({
+	method: "put",
+	path: "/password",
+	operationId: "changePassword",
+	summary: "Change or set the password (fresh token); other sessions are revoked",
+	tags: ["accounts"],
+	...BEARER,
+	request: { body: jsonBody(changePasswordBody) },
+	responses: {
+		200: json("Changed", messageResponse),
+		...problems(...BODY_ERRORS, ...AUTH_ERRORS, "fresh_token_required", "invalid_credentials", OUTAGE),
 	},
-);
+});
+
+meRoutes.openapi(changePasswordRoute, async (c) => {
+	assertFreshToken(c);
+	const { user, session } = c.get("auth");
+	const body = c.req.valid("json");
+	if (body.new_password.trim().toLowerCase() === user.email) {
+		throw validationError("new_password", "password_equals_email");
+	}
+	if (user.passwordHash) {
+		if (!body.current_password) throw validationError("current_password", "current_password_required");
+		if (!(await verifyPassword(user.passwordHash, body.current_password))) throw new AppError("invalid_credentials");
+	}
+	const db = c.get("db");
+	await setPassword(db, user.id, body.new_password);
+	await revokeUserSessions(db, user.id, session.id);
+	audit(c, "password_changed", user.id, { first_password: !user.passwordHash });
+	return c.json({ message: c.get("t")("messages.password_changed") }, 200);
+});
+
+const activityRoute = createRoute({
+	method: "get",
+	path: "/activity",
+	operationId: "listActivity",
+	summary: "Your recent security events, newest first",
+	tags: ["accounts"],
+	...BEARER,
+	request: { query: activityQuery },
+	responses: {
+		200: json("Events", z.object({ events: z.array(eventResponse) })),
+		...problems("validation_failed", ...AUTH_ERRORS, OUTAGE),
+	},
+});
+
+meRoutes.openapi(activityRoute, async (c) => {
+	const events = await listEvents(c.get("db"), c.get("auth").user.id, c.req.valid("query").limit);
+	return c.json({ events: events.map(presentEvent) }, 200, { "Cache-Control": "no-store" });
+});
+
+const exportRoute = createRoute({
+	method: "get",
+	path: "/export",
+	operationId: "exportMe",
+	summary: "Download everything stored about you (JSON attachment)",
+	tags: ["accounts"],
+	...BEARER,
+	responses: {
+		200: json("The export", exportResponse, {
+			"Content-Disposition": {
+				description: "attachment; filename=atrium-export-<date>.json",
+				schema: { type: "string" },
+			},
+		}),
+		...problems(...AUTH_ERRORS, OUTAGE),
+	},
+});
+
+meRoutes.openapi(exportRoute, async (c) => {
+	const data = await exportUserData(c.get("db"), c.get("auth").user, c.get("config").appUrl);
+	const filename = `atrium-export-${data.exported_at.slice(0, 10)}.json`;
+	return c.json(data, 200, {
+		"Content-Disposition": `attachment; filename="${filename}"`,
+		"Cache-Control": "no-store",
+	});
+});
 
 function validationError(path: string, code: string): AppError {
 	return new AppError("validation_failed", {

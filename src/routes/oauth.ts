@@ -1,11 +1,12 @@
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { Hono } from "hono";
 import { z } from "zod";
 import { AppError, type ErrorCode } from "../lib/errors";
 import { log } from "../lib/log";
 import { audit } from "../middleware/audit";
-import { doc } from "../middleware/doc";
-import { validate } from "../middleware/validate";
+import { BODY_ERRORS, OUTAGE, PUBLIC, json, jsonBody, problems } from "../lib/openapi";
+import { validationHook } from "../middleware/validate";
+import { oauthLinkedResponse, tokenResponse } from "../schemas";
 import {
 	enabledProviders,
 	getProvider,
@@ -21,7 +22,7 @@ import { findUserById } from "../services/users";
 import { issueVerificationToken, spendVerificationToken } from "../services/verification";
 import type { AppEnv } from "../types";
 
-export const oauthRoutes = new Hono<AppEnv>();
+export const oauthRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 /** One-time login codes handed to the app in the redirect: short, since they travel in a URL. */
 const LOGIN_CODE_SECONDS = 60;
@@ -39,7 +40,17 @@ const callbackQuery = z.object({
 
 const exchangeBody = z.object({ code: z.string().min(1).max(512) });
 
-const providerParam = z.object({ provider: z.string().max(64) });
+const providerParam = z.object({
+	provider: z
+		.string()
+		.max(64)
+		.meta({ param: { name: "provider", in: "path" }, example: "github" }),
+});
+
+const REDIRECT = {
+	description: "To the provider, or back to the app",
+	headers: { Location: { description: "Where the browser goes next", schema: { type: "string" as const } } },
+};
 
 /** The enabled provider named in the path, or 404 `provider_not_found`. */
 export function requireProvider(c: Context<AppEnv>, id: string): OAuthProvider {
@@ -89,80 +100,110 @@ function flowFailure(c: Context<AppEnv>, flow: FlowState, code: ErrorCode): Resp
 	throw new AppError(code);
 }
 
-oauthRoutes.get(
-	"/",
-	doc({ summary: "List the sign-in providers of this deployment", tags: ["OAuth"], responses: { 200: "Providers" } }),
-	(c) => {
-		const providers = enabledProviders(c.get("config")).map(({ id, name }) => ({ id, name }));
-		return c.json({ providers });
+const providersRoute = createRoute({
+	method: "get",
+	path: "/",
+	operationId: "listOAuthProviders",
+	summary: "List the sign-in providers of this deployment",
+	tags: ["OAuth"],
+	...PUBLIC,
+	responses: {
+		200: json("Providers", z.object({ providers: z.array(z.object({ id: z.string(), name: z.string() })) })),
 	},
-);
+});
 
-oauthRoutes.post(
-	"/exchange",
-	doc({
-		summary: "Exchange a one-time login code for tokens",
-		tags: ["OAuth"],
-		responses: { 200: "Tokens, as from login", 400: "token_invalid" },
-	}),
-	validate("json", exchangeBody),
-	async (c) => {
-		const spent = await spendVerificationToken(c.get("db"), c.req.valid("json").code, "oauth_login");
-		if (!spent.ok) throw new AppError("token_invalid");
-		return c.json(await signIn(c, spent.userId), 200, NO_STORE);
+oauthRoutes.openapi(providersRoute, (c) => {
+	const providers = enabledProviders(c.get("config")).map(({ id, name }) => ({ id, name }));
+	return c.json({ providers }, 200);
+});
+
+const exchangeRoute = createRoute({
+	method: "post",
+	path: "/exchange",
+	operationId: "exchangeLoginCode",
+	summary: "Exchange a one-time login code for tokens",
+	tags: ["OAuth"],
+	...PUBLIC,
+	request: { body: jsonBody(exchangeBody) },
+	responses: {
+		200: json("Tokens, as from login", tokenResponse),
+		...problems(...BODY_ERRORS, "token_invalid", OUTAGE),
 	},
-);
+});
 
-oauthRoutes.get(
-	"/:provider",
-	doc({
-		summary: "Start signing in with a provider",
-		tags: ["OAuth"],
-		responses: { 302: "To the provider", 400: "redirect_uri_not_allowed", 404: "provider_not_found" },
-	}),
-	validate("param", providerParam),
-	validate("query", startQuery),
-	async (c) => {
-		const provider = requireProvider(c, c.req.valid("param").provider);
-		const redirectUri = allowedRedirectUri(c, c.req.valid("query").redirect_uri);
-		const url = await tryStartFlow(c, provider, { redirectUri });
-		if (!url) {
-			if (redirectUri) return c.redirect(withParams(redirectUri, { error: "oauth_failed" }), 302);
-			throw new AppError("oauth_failed");
-		}
-		c.header("Cache-Control", "no-store");
-		return c.redirect(url.toString(), 302);
+oauthRoutes.openapi(exchangeRoute, async (c) => {
+	const spent = await spendVerificationToken(c.get("db"), c.req.valid("json").code, "oauth_login");
+	if (!spent.ok) throw new AppError("token_invalid");
+	return c.json(await signIn(c, spent.userId), 200, NO_STORE);
+});
+
+const startRoute = createRoute({
+	method: "get",
+	path: "/{provider}",
+	operationId: "startOAuthLogin",
+	summary: "Start signing in with a provider (open in the browser)",
+	tags: ["OAuth"],
+	...PUBLIC,
+	request: { params: providerParam, query: startQuery },
+	responses: {
+		302: REDIRECT,
+		// No D1 here (the flow lives in a signed cookie), so no 503 either.
+		...problems("validation_failed", "redirect_uri_not_allowed", "oauth_failed", "provider_not_found"),
 	},
-);
+});
 
-oauthRoutes.get(
-	"/:provider/callback",
-	doc({
-		summary: "Provider callback",
-		tags: ["OAuth"],
-		responses: {
-			200: "Tokens (no redirect_uri), or the linked account",
-			302: "To the app with ?code= or ?error=",
-			400: "oauth_state_mismatch, oauth_denied, oauth_failed",
-			409: "email_in_use",
-		},
-	}),
-	validate("param", providerParam),
-	validate("query", callbackQuery),
-	async (c) => {
-		const provider = requireProvider(c, c.req.valid("param").provider);
-		const query = c.req.valid("query");
-		const flow = await takeFlow(c, provider.id, query.state);
-		if (!flow) throw new AppError("oauth_state_mismatch");
-		c.header("Cache-Control", "no-store");
-		if (query.error) return flowFailure(c, flow, query.error === "access_denied" ? "oauth_denied" : "oauth_failed");
-		if (!query.code) return flowFailure(c, flow, "oauth_failed");
+oauthRoutes.openapi(startRoute, async (c) => {
+	const provider = requireProvider(c, c.req.valid("param").provider);
+	const redirectUri = allowedRedirectUri(c, c.req.valid("query").redirect_uri);
+	const url = await tryStartFlow(c, provider, { redirectUri });
+	if (!url) {
+		if (redirectUri) return c.redirect(withParams(redirectUri, { error: "oauth_failed" }), 302);
+		throw new AppError("oauth_failed");
+	}
+	c.header("Cache-Control", "no-store");
+	return c.redirect(url.toString(), 302);
+});
 
-		const identity = await redeemCode(c, provider, flow, query.code);
-		if (!identity) return flowFailure(c, flow, "oauth_failed");
-		return flow.link ? finishLink(c, provider, flow, flow.link, identity) : finishLogin(c, provider, flow, identity);
+const callbackRoute = createRoute({
+	method: "get",
+	path: "/{provider}/callback",
+	operationId: "oauthCallback",
+	summary: "Provider callback (the provider sends the browser here)",
+	tags: ["OAuth"],
+	...PUBLIC,
+	request: { params: providerParam, query: callbackQuery },
+	responses: {
+		200: json(
+			"Without redirect_uri: the tokens of a login, or the account just linked",
+			z.union([tokenResponse, oauthLinkedResponse]),
+		),
+		302: { ...REDIRECT, description: "To the app: ?code= (login), ?linked= (link) or ?error=" },
+		...problems(
+			"validation_failed",
+			"oauth_state_mismatch",
+			"oauth_denied",
+			"oauth_failed",
+			"unauthorized",
+			"provider_not_found",
+			"email_in_use",
+			OUTAGE,
+		),
 	},
-);
+});
+
+oauthRoutes.openapi(callbackRoute, async (c) => {
+	const provider = requireProvider(c, c.req.valid("param").provider);
+	const query = c.req.valid("query");
+	const flow = await takeFlow(c, provider.id, query.state);
+	if (!flow) throw new AppError("oauth_state_mismatch");
+	c.header("Cache-Control", "no-store");
+	if (query.error) return flowFailure(c, flow, query.error === "access_denied" ? "oauth_denied" : "oauth_failed");
+	if (!query.code) return flowFailure(c, flow, "oauth_failed");
+
+	const identity = await redeemCode(c, provider, flow, query.code);
+	if (!identity) return flowFailure(c, flow, "oauth_failed");
+	return flow.link ? finishLink(c, provider, flow, flow.link, identity) : finishLogin(c, provider, flow, identity);
+});
 
 /** The provider's verified identity for `code`, or null (logged) when the provider fails in any way. */
 async function redeemCode(
@@ -225,7 +266,7 @@ async function finishLink(
 		message: c.get("t")("messages.oauth_linked", { provider: provider.name }),
 		provider: provider.id,
 		provider_user_id: identity.providerUserId,
-	});
+	} satisfies z.infer<typeof oauthLinkedResponse>);
 }
 
 /** A new session with fresh tokens: an OAuth login counts as a login for fresh-token routes. */

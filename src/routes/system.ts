@@ -1,39 +1,54 @@
-import { Hono } from "hono";
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import { html } from "hono/html";
+import { z } from "zod";
 import { AppError } from "../lib/errors";
-import { doc } from "../middleware/doc";
 import { defaultLocale, listLocales } from "../lib/i18n";
+import { OUTAGE, PUBLIC, json, problems } from "../lib/openapi";
+import { validationHook } from "../middleware/validate";
 import type { AppEnv } from "../types";
 
-export const systemRoutes = new Hono<AppEnv>();
+export const systemRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-systemRoutes.get("/health", doc({ summary: "Health of the Worker, D1 and R2", tags: ["operations"] }), async (c) => {
+const healthRoute = createRoute({
+	method: "get",
+	path: "/health",
+	operationId: "getHealth",
+	summary: "Health of the Worker, D1 and R2",
+	tags: ["operations"],
+	...PUBLIC,
+	responses: {
+		200: json("D1 and R2 answer", z.object({ status: z.literal("ok") })),
+		...problems(OUTAGE),
+	},
+});
+
+systemRoutes.openapi(healthRoute, async (c) => {
 	try {
 		await Promise.all([c.get("db").run(sql`select 1`), c.env.IMAGES.head("health-check")]);
 	} catch (cause) {
 		throw new AppError("service_unavailable", { headers: { "Retry-After": "5" }, cause });
 	}
-	return c.json({ status: "ok" }, 200, { "Cache-Control": "no-store" });
+	return c.json({ status: "ok" as const }, 200, { "Cache-Control": "no-store" });
 });
 
-systemRoutes.get("/v1/locales", doc({ summary: "Shipped languages", tags: ["i18n"] }), (c) => {
-	return c.json({ default: defaultLocale(c.get("config").DEFAULT_LOCALE), locales: listLocales() });
+const localesRoute = createRoute({
+	method: "get",
+	path: "/v1/locales",
+	operationId: "listLocales",
+	summary: "Shipped languages",
+	tags: ["i18n"],
+	...PUBLIC,
+	responses: {
+		200: json(
+			"The default locale and every shipped one",
+			z.object({
+				default: z.string(),
+				locales: z.array(z.object({ code: z.string(), name: z.string(), dir: z.enum(["ltr", "rtl"]) })),
+			}),
+		),
+	},
 });
 
-// The reference UI is a static page loading Scalar from its CDN and reading /openapi.json.
-const SCALAR = "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1";
-
-systemRoutes.get("/docs", (c) => {
-	const page = html`<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Atrium API reference</title></head>
-<body>
-<script id="api-reference" data-url="/openapi.json"></script>
-<script src="${SCALAR}"></script>
-</body>
-</html>`;
-	return c.html(page, 200, {
-		"Content-Security-Policy": `default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-eval'; style-src 'unsafe-inline' https://cdn.jsdelivr.net; font-src https://cdn.jsdelivr.net data:; img-src 'self' data:; connect-src 'self'`,
-	});
+systemRoutes.openapi(localesRoute, (c) => {
+	return c.json({ default: defaultLocale(c.get("config").DEFAULT_LOCALE), locales: listLocales() }, 200);
 });

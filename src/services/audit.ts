@@ -1,3 +1,4 @@
+import type { EventBody } from "../schemas";
 import { desc, eq, lt, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
@@ -80,7 +81,7 @@ export async function listEvents(db: Database, userId: string, limit?: number): 
 }
 
 /** The public shape of an event (GET /v1/me/activity, the export). */
-export function presentEvent(row: AuditRow) {
+export function presentEvent(row: AuditRow): EventBody {
 	return {
 		id: row.id,
 		type: row.type,

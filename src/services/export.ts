@@ -1,3 +1,4 @@
+import type { ExportBody } from "../schemas";
 import { asc, desc, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type User, images, sessions } from "../db/schema";
@@ -14,7 +15,7 @@ export const EXPORT_FORMAT = 1;
  * accounts, image metadata (the bytes are at each `url`), sessions and the audit trail. Secrets
  * are not data about the user and are left out: no password hash, no token or token hash.
  */
-export async function exportUserData(db: Database, user: User, appUrl: URL) {
+export async function exportUserData(db: Database, user: User, appUrl: URL): Promise<ExportBody> {
 	const [accounts, imageRows, sessionRows, events] = await Promise.all([
 		listLinkedAccounts(db, user.id),
 		db.select().from(images).where(eq(images.userId, user.id)).orderBy(asc(images.createdAt), asc(images.id)),

@@ -1,3 +1,4 @@
+import type { ImageBody } from "../schemas";
 import { and, count, desc, eq, gt, isNotNull, isNull, lt, or, sql, sum } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
@@ -56,7 +57,7 @@ export function quoteEtag(etag: string): string {
 }
 
 /** The public representation of an image. */
-export function presentImage(image: Image, appUrl: URL) {
+export function presentImage(image: Image, appUrl: URL): ImageBody {
 	return {
 		id: image.id,
 		filename: image.filename,

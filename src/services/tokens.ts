@@ -1,3 +1,4 @@
+import type { TokenBody } from "../schemas";
 import type { Config } from "../config";
 import type { Session, User } from "../db/schema";
 import { newId } from "../lib/crypto";
@@ -8,7 +9,7 @@ import { presentUser } from "./users";
 export async function issueTokenResponse(
 	config: Config,
 	input: { user: User; session: Session; refreshToken: string; fresh: boolean; providers?: string[] },
-) {
+): Promise<TokenBody> {
 	const iat = Math.floor(Date.now() / 1000);
 	const accessToken = await signAccessToken(
 		{

@@ -1,3 +1,4 @@
+import type { UserBody } from "../schemas";
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type User, users } from "../db/schema";
@@ -102,7 +103,7 @@ export async function updateProfile(
 }
 
 /** The public representation of a user (`GET /v1/me`). */
-export function presentUser(user: User, providers: string[], appUrl: URL) {
+export function presentUser(user: User, providers: string[], appUrl: URL): UserBody {
 	return {
 		id: user.id,
 		email: user.email,

@@ -48,10 +48,26 @@ describe("operations", () => {
 		expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/auth/login", "/v1/me", "/health"]));
 	});
 
-	it("GET /docs serves the interactive reference", async () => {
+	it("GET /docs is a reference page rendered from the document, loading nothing but itself", async () => {
 		const res = await api("/docs");
 		expect(res.status).toBe(200);
-		expect(await res.text()).toContain('data-url="/openapi.json"');
+		const page = await res.text();
+		expect(page).toContain('id="login"');
+		expect(page).toContain("/v1/images/{id}/content");
+		expect(page).not.toMatch(/<script|<link|https?:\/\/(?!atrium\.test)[^"<\s]+"/);
+		const csp = res.headers.get("Content-Security-Policy") ?? "";
+		expect(csp).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+';/);
+		expect(csp).not.toContain("script-src");
+	});
+
+	it("GET / says where the docs and the document are", async () => {
+		const res = await api("/");
+		expect(res.status).toBe(200);
+		expect(await res.json()).toEqual({
+			name: "Atrium API",
+			docs: "https://atrium.test/docs",
+			openapi: "https://atrium.test/openapi.json",
+		});
 	});
 });
 
