@@ -1,14 +1,15 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Config } from "./config";
 import { AppError } from "./lib/errors";
 import { formatBytes } from "./lib/i18n";
 import { ROUTE_DOC, buildOpenApiDocument } from "./lib/openapi";
+import { noStoreForPrivateJson } from "./middleware/cache-control";
 import { notFound, onError } from "./middleware/errors";
 import { detectLanguage } from "./middleware/language";
+import { requestId } from "./middleware/request-id";
 import { requestLog } from "./middleware/request-log";
 import { serverTiming } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
@@ -30,9 +31,11 @@ const JSON_BODY_LIMIT = 64 * 1024;
 export function createApp() {
 	const app = new Hono<AppEnv>();
 
-	app.use("*", requestId({ headerName: "X-Request-Id" }));
+	app.use("*", requestId());
 	app.use("*", requestLog());
-	app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+	// DENY everywhere: the HTML pages need it, and nothing Atrium serves is meant to be framed.
+	app.use("*", secureHeaders({ crossOriginResourcePolicy: false, xFrameOptions: "DENY" }));
+	app.use("*", noStoreForPrivateJson());
 	app.use("*", async (c, next) => {
 		await next();
 		// Same-site unless a route opts out: public avatars are meant to be embedded anywhere.

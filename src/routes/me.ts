@@ -2,18 +2,18 @@ import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { users } from "../db/schema";
 import { AppError } from "../lib/errors";
-import { verifyPassword } from "../lib/password";
 import { audit } from "../middleware/audit";
 import { assertFreshToken, requireAuth } from "../middleware/auth";
 import { setLanguage } from "../middleware/language";
 import { doc } from "../middleware/doc";
+import { rateLimitKey, rateLimitedError } from "../middleware/rate-limit";
 import { validate } from "../middleware/validate";
 import { activityQuery, changePasswordBody, patchMeBody } from "../schemas";
 import { auditInsert, listEvents, presentEvent } from "../services/audit";
 import { exportUserData } from "../services/export";
-import { revokeUserSessions } from "../services/sessions";
 import { deleteUserObjects } from "../services/storage";
-import { presentUser, setPassword, updateProfile } from "../services/users";
+import { changePassword } from "../services/passwords";
+import { presentUser, updateProfile } from "../services/users";
 import type { AppEnv } from "../types";
 
 export const meRoutes = new Hono<AppEnv>();
@@ -71,16 +71,24 @@ meRoutes.put(
 		assertFreshToken(c);
 		const { user, session } = c.get("auth");
 		const body = c.req.valid("json");
-		if (body.new_password.trim().toLowerCase() === user.email) {
-			throw validationError("new_password", "password_equals_email");
+		const result = await changePassword(c.get("db"), {
+			user,
+			keepSessionId: session.id,
+			currentPassword: body.current_password,
+			newPassword: body.new_password,
+			failures: {
+				key: rateLimitKey("login_account", user.email),
+				rule: c.get("config").RATE_LIMIT_LOGIN_ACCOUNT,
+			},
+		});
+		if (!result.ok) {
+			if (result.reason === "rate_limited") throw rateLimitedError(result.retryAfterSeconds);
+			if (result.reason === "invalid_credentials") {
+				audit(c, "password_change_failed", user.id);
+				throw new AppError("invalid_credentials");
+			}
+			throw validationError(result.reason === "password_equals_email" ? "new_password" : "current_password", result.reason);
 		}
-		if (user.passwordHash) {
-			if (!body.current_password) throw validationError("current_password", "current_password_required");
-			if (!(await verifyPassword(user.passwordHash, body.current_password))) throw new AppError("invalid_credentials");
-		}
-		const db = c.get("db");
-		await setPassword(db, user.id, body.new_password);
-		await revokeUserSessions(db, user.id, session.id);
 		audit(c, "password_changed", user.id, { first_password: !user.passwordHash });
 		return c.json({ message: c.get("t")("messages.password_changed") });
 	},

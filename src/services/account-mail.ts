@@ -28,7 +28,9 @@ export async function queueAccountMail(db: Database, config: Config, user: User,
 	const message = await renderActionMail({
 		kind,
 		to: user.email,
-		name: user.name,
+		// Until the address is confirmed, the name is whatever a stranger typed at registration:
+		// it must not reach someone else's mailbox.
+		name: user.emailConfirmedAt ? user.name : null,
 		t: translator(lang),
 		lang,
 		dir: directionOf(lang),
