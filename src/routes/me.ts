@@ -1,6 +1,4 @@
-import { eq } from "drizzle-orm";
 import { Hono } from "hono";
-import { users } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { audit } from "../middleware/audit";
 import { assertFreshToken, requireAuth } from "../middleware/auth";
@@ -9,9 +7,9 @@ import { doc } from "../middleware/doc";
 import { rateLimitKey, rateLimitedError } from "../middleware/rate-limit";
 import { validate } from "../middleware/validate";
 import { activityQuery, changePasswordBody, patchMeBody } from "../schemas";
-import { auditInsert, listEvents, presentEvent } from "../services/audit";
+import { deleteAccount } from "../services/account-deletion";
+import { listEvents, presentEvent } from "../services/audit";
 import { exportUserData } from "../services/export";
-import { deleteUserObjects } from "../services/storage";
 import { changePassword } from "../services/passwords";
 import { presentUser, updateProfile } from "../services/users";
 import type { AppEnv } from "../types";
@@ -49,16 +47,7 @@ meRoutes.delete(
 	}),
 	async (c) => {
 		assertFreshToken(c);
-		const { user } = c.get("auth");
-		// Objects first: if R2 fails, the account still exists and the request can simply be retried.
-		const objects = await deleteUserObjects(c.env.IMAGES, user.id);
-		// The user's own trail goes with them (cascade); an anonymous row, written in the same batch,
-		// records only that an account was deleted, and when.
-		const db = c.get("db");
-		await db.batch([
-			db.delete(users).where(eq(users.id, user.id)),
-			auditInsert(db, { userId: null, type: "account_deleted", detail: { objects } }),
-		]);
+		await deleteAccount(c.get("db"), c.env.IMAGES, c.get("auth").user.id);
 		return c.body(null, 204);
 	},
 );
@@ -87,7 +76,10 @@ meRoutes.put(
 				audit(c, "password_change_failed", user.id);
 				throw new AppError("invalid_credentials");
 			}
-			throw validationError(result.reason === "password_equals_email" ? "new_password" : "current_password", result.reason);
+			throw validationError(
+				result.reason === "password_equals_email" ? "new_password" : "current_password",
+				result.reason,
+			);
 		}
 		audit(c, "password_changed", user.id, { first_password: !user.passwordHash });
 		return c.json({ message: c.get("t")("messages.password_changed") });

@@ -111,7 +111,11 @@ export function resetPasswordEffect(db: Database, passwordHash: string) {
 		return [
 			db
 				.update(users)
-				.set({ passwordHash, emailConfirmedAt: sql`coalesce(${users.emailConfirmedAt}, ${now.getTime()})`, updatedAt: now })
+				.set({
+					passwordHash,
+					emailConfirmedAt: sql`coalesce(${users.emailConfirmedAt}, ${now.getTime()})`,
+					updatedAt: now,
+				})
 				.where(sql`${users.id} = ${spentBy}`),
 			db
 				.update(sessions)
