@@ -21,8 +21,8 @@ export interface StructureScanner {
 
 /** A parse step: wait for `need` bytes and hand them over, or skip `skip` bytes. */
 type Step =
-	| { need: number; then: (bytes: Uint8Array) => Step | StructureProblem | "done" }
-	| { skip: number; then: () => Step | StructureProblem | "done" };
+	| { need: number; next: (bytes: Uint8Array) => Step | StructureProblem | "done" }
+	| { skip: number; next: () => Step | StructureProblem | "done" };
 
 const NO_DATA: StructureProblem = Object.freeze({ problem: "no_image_data" }) as StructureProblem;
 const TOO_LARGE: StructureProblem = Object.freeze({ problem: "frame_too_large" }) as StructureProblem;
@@ -69,7 +69,7 @@ function runSteps(first: Step, state: { sawData: boolean }): StructureScanner {
 					offset += take;
 					if (skipped === current.skip) {
 						skipped = 0;
-						advance(current.then());
+						advance(current.next());
 					}
 					continue;
 				}
@@ -82,13 +82,13 @@ function runSteps(first: Step, state: { sawData: boolean }): StructureScanner {
 				if (buffer.byteLength === current.need) {
 					const bytes = buffer;
 					buffer = new Uint8Array(0);
-					advance(current.then(bytes));
+					advance(current.next(bytes));
 				}
 			}
 			// A zero-length skip or need completes without bytes.
 			while (!failed && step !== "done" && ("skip" in step ? step.skip === 0 : step.need === 0)) {
 				const current: Step = step;
-				advance("skip" in current ? current.then() : current.then(new Uint8Array(0)));
+				advance("skip" in current ? current.next() : current.next(new Uint8Array(0)));
 			}
 			return failed;
 		},
@@ -122,14 +122,14 @@ function fourcc(b: Uint8Array, o: number): string {
 function png(state: { sawData: boolean }): Step {
 	const chunk = (): Step => ({
 		need: 8,
-		then: (b) => {
+		next: (b) => {
 			const type = fourcc(b, 4);
 			if (type === "IDAT" && u32be(b, 0) > 0) state.sawData = true;
 			if (type === "IEND") return "done";
-			return { skip: u32be(b, 0) + 4, then: chunk };
+			return { skip: u32be(b, 0) + 4, next: chunk };
 		},
 	});
-	return { skip: 8, then: chunk };
+	return { skip: 8, next: chunk };
 }
 
 // GIF: header and logical screen (13), optional global colour table, then blocks: image
@@ -138,45 +138,45 @@ function gif(state: { sawData: boolean }, maxPixels: number): Step {
 	const colourTable = (packed: number) => (packed & 0x80 ? 3 * 2 ** ((packed & 0x07) + 1) : 0);
 	const subBlocks = (): Step => ({
 		need: 1,
-		then: (b) => ((b[0] ?? 0) === 0 ? block() : { skip: b[0] ?? 0, then: subBlocks }),
+		next: (b) => ((b[0] ?? 0) === 0 ? block() : { skip: b[0] ?? 0, next: subBlocks }),
 	});
 	const block = (): Step => ({
 		need: 1,
-		then: (b) => {
+		next: (b) => {
 			const introducer = b[0];
 			if (introducer === 0x2c) {
 				return {
 					need: 9,
-					then: (d) => {
+					next: (d) => {
 						const width = u16le(d, 4);
 						const height = u16le(d, 6);
 						if (width * height > maxPixels) return TOO_LARGE;
 						if (width > 0 && height > 0) state.sawData = true;
 						// Then the local colour table, the LZW minimum code size, and the data sub-blocks.
-						return { skip: colourTable(d[8] ?? 0) + 1, then: subBlocks };
+						return { skip: colourTable(d[8] ?? 0) + 1, next: subBlocks };
 					},
 				};
 			}
-			if (introducer === 0x21) return { skip: 1, then: subBlocks };
+			if (introducer === 0x21) return { skip: 1, next: subBlocks };
 			// The trailer, or bytes no decoder reads as part of the image.
 			return "done";
 		},
 	});
-	return { need: 13, then: (b) => ({ skip: colourTable(b[10] ?? 0), then: block }) };
+	return { need: 13, next: (b) => ({ skip: colourTable(b[10] ?? 0), next: block }) };
 }
 
 // JPEG: marker segments up to the first scan (SOS); the scan is the image data.
 function jpeg(state: { sawData: boolean }): Step {
 	const marker = (): Step => ({
 		need: 1,
-		then: (b) => {
+		next: (b) => {
 			if (b[0] !== 0xff) return "done";
 			return markerCode();
 		},
 	});
 	const markerCode = (): Step => ({
 		need: 1,
-		then: (b) => {
+		next: (b) => {
 			const code = b[0] ?? 0;
 			if (code === 0xff) return markerCode();
 			if (code === 0xda) {
@@ -185,7 +185,7 @@ function jpeg(state: { sawData: boolean }): Step {
 			}
 			if (code === 0xd9) return "done";
 			if (code === 0xd8 || code === 0x01 || (code >= 0xd0 && code <= 0xd7)) return marker();
-			return { need: 2, then: (l) => ({ skip: Math.max(0, u16be(l, 0) - 2), then: marker }) };
+			return { need: 2, next: (l) => ({ skip: Math.max(0, u16be(l, 0) - 2), next: marker }) };
 		},
 	});
 	return marker();
@@ -196,7 +196,7 @@ function jpeg(state: { sawData: boolean }): Step {
 function webp(state: { sawData: boolean }, maxPixels: number): Step {
 	const chunk = (): Step => ({
 		need: 8,
-		then: (b) => {
+		next: (b) => {
 			const type = fourcc(b, 0);
 			const size = u32le(b, 4);
 			const padded = size + (size & 1);
@@ -204,35 +204,35 @@ function webp(state: { sawData: boolean }, maxPixels: number): Step {
 			if (type === "ANMF" && size >= 16) {
 				return {
 					need: 12,
-					then: (f) => {
+					next: (f) => {
 						const width = u24le(f, 6) + 1;
 						const height = u24le(f, 9) + 1;
 						if (width * height > maxPixels) return TOO_LARGE;
 						state.sawData = true;
-						return { skip: padded - 12, then: chunk };
+						return { skip: padded - 12, next: chunk };
 					},
 				};
 			}
-			return { skip: padded, then: chunk };
+			return { skip: padded, next: chunk };
 		},
 	});
-	return { skip: 12, then: chunk };
+	return { skip: 12, next: chunk };
 }
 
 // AVIF (ISO-BMFF): top-level boxes; image data is a non-empty mdat, or an idat inside meta.
 function avif(state: { sawData: boolean }): Step {
 	const box = (): Step => ({
 		need: 8,
-		then: (b) => {
+		next: (b) => {
 			const size = u32be(b, 0);
 			const type = fourcc(b, 4);
 			if (size === 1) {
 				return {
 					need: 8,
-					then: (l) => {
+					next: (l) => {
 						const large = u32be(l, 0) * 2 ** 32 + u32be(l, 4);
 						if (type === "mdat" && large > 16) state.sawData = true;
-						return large < 16 ? "done" : { skip: large - 16, then: box };
+						return large < 16 ? "done" : { skip: large - 16, next: box };
 					},
 				};
 			}
@@ -246,7 +246,7 @@ function avif(state: { sawData: boolean }): Step {
 			if (type === "meta" && size - 8 <= MAX_META_SCAN) {
 				return {
 					need: size - 8,
-					then: (m) => {
+					next: (m) => {
 						for (let i = 0; i + 4 <= m.byteLength; i++) {
 							if (m[i] === 0x69 && fourcc(m, i) === "idat" && i >= 4 && u32be(m, i - 4) > 8) state.sawData = true;
 						}
@@ -254,7 +254,7 @@ function avif(state: { sawData: boolean }): Step {
 					},
 				};
 			}
-			return { skip: size - 8, then: box };
+			return { skip: size - 8, next: box };
 		},
 	});
 	return box();
