@@ -9,7 +9,7 @@
 // request, default 15000). Exits 1 when the state is inconsistent. Only loopback is ever contacted.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { pngHead } from "./lib/png.mjs";
+import { fillWithIdat, pngHead } from "./lib/png.mjs";
 import { root, startWranglerDev, waitForOutput } from "./lib/wrangler-dev.mjs";
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
@@ -22,13 +22,13 @@ const LIFTED = "1000000/60";
 
 // ------------------------------------------------------------------ a small PNG of random content
 
-/** PNG signature and IHDR (the server reads only headers), then random bytes: unique per call. */
+/** PNG signature and IHDR, then one IDAT chunk of random bytes (never decoded): unique per call. */
 function randomPng(size = 2048) {
 	const head = pngHead(16, 16);
 	const bytes = new Uint8Array(size);
 	bytes.set(randomBytes(size));
 	bytes.set(head);
-	return bytes;
+	return fillWithIdat(bytes);
 }
 
 // ------------------------------------------------------------------ client side bookkeeping

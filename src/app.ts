@@ -7,6 +7,7 @@ import { AppError } from "./lib/errors";
 import { formatBytes } from "./lib/i18n";
 import { ROUTE_DOC, buildOpenApiDocument } from "./lib/openapi";
 import { noStoreForPrivateJson } from "./middleware/cache-control";
+import { devHashStats } from "./middleware/dev-stats";
 import { notFound, onError } from "./middleware/errors";
 import { detectLanguage } from "./middleware/language";
 import { requestId } from "./middleware/request-id";
@@ -50,6 +51,7 @@ export function createApp() {
 	// Uploads enforce MAX_IMAGE_BYTES themselves (src/services/uploads.ts); only the JSON rename is capped here.
 	app.on("PATCH", "/v1/images/:id", jsonBodyLimit());
 
+	app.get("/__dev/hashes", devHashStats);
 	app.route("/", systemRoutes);
 	app.route("/v1/auth", authRoutes);
 	app.route("/v1/auth", confirmationRoutes);
