@@ -30,7 +30,7 @@ export function withinPlatformCaps(params: ScryptParams): boolean {
 /**
  * Hashes allowed to hold their memory at once in one isolate: 2 x 16 MiB of the 128 MB the isolate
  * shares with every request it serves. workerd runs scrypt on the isolate's own thread anyway, so
- * more would only add memory, not speed.
+ * more would only add memory and make other requests wait longer, not add speed.
  */
 export const MAX_CONCURRENT_HASHES = 2;
 /**
@@ -51,7 +51,14 @@ export function passwordHashStats(): GateStats {
 async function deriveKey(password: string, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
 	if (!withinPlatformCaps(params)) throw new Error("scrypt parameters exceed the platform caps");
 	try {
-		return await hashGate.run(() => scryptKey(password, salt, params));
+		return await hashGate.run(async () => {
+			// workerd computes scrypt synchronously on the isolate's thread. Without one turn of the
+			// event loop inside the slot, no two requests would ever be seen hashing at once: the gate
+			// would never queue or refuse, and a burst would hash every request in turn while the
+			// isolate's other requests (GET /health included) waited behind all of them.
+			await new Promise((resolve) => setTimeout(resolve, 0));
+			return scryptKey(password, salt, params);
+		});
 	} catch (error) {
 		if (error instanceof GateFullError) {
 			// Same answer for known and unknown accounts: both paths hash, so both can be turned away.
