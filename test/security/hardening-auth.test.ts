@@ -102,6 +102,20 @@ describe("password changes end reset links; a reset confirms the email (item 1)"
 		);
 	});
 
+	it("security: setting a first password (no current one) ends an outstanding reset link", async () => {
+		const { email, token, userId } = await signedInUser();
+		const link = await resetLink(email, 2);
+		// An account that only signs in through a provider has no password yet.
+		await env.DB.prepare("update users set password_hash = null where id = ?").bind(userId).run();
+		const set = await send("PUT", "/v1/me/password", { token, body: { new_password: "a first passphrase here" } });
+		expect(set.status).toBe(200);
+		await expectProblem(
+			await send("POST", "/v1/auth/password/reset", { body: { token: link, password: "attacker passphrase y" } }),
+			400,
+			"token_invalid",
+		);
+	});
+
 	it("security: a completed reset ends the other reset links too", async () => {
 		const { email } = await signedInUser();
 		const link = await resetLink(email, 2);
