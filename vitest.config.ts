@@ -16,6 +16,7 @@ export default defineConfig(async () => {
 						ENVIRONMENT: "test",
 						APP_URL: "https://atrium.test",
 						JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
+						ENCRYPTION_KEY: "test-encryption-key-of-at-least-32-bytes!!",
 						// Mail goes through the real Resend client to a fake Resend (test/helpers/resend.ts).
 						RESEND_API_KEY: "re_test_key",
 						RESEND_BASE_URL: "https://resend.test",

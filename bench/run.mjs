@@ -296,7 +296,14 @@ function png(size) {
 	const crc = Buffer.alloc(4);
 	crc.writeUInt32BE(crc32(typeAndData));
 	const head = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), length, typeAndData, crc]);
-	return Buffer.concat([head, randomBytes(Math.max(0, size - head.length))]);
+	const bytes = Buffer.concat([head, randomBytes(Math.max(13, size - head.length))]);
+	// One IDAT chunk over the random rest: uploads must hold image data (src/lib/image-structure.ts).
+	bytes.set([...u32be(bytes.length - head.length - 12), 0x49, 0x44, 0x41, 0x54], head.length);
+	return bytes;
+}
+
+function u32be(n) {
+	return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
 }
 
 function crc32(data) {

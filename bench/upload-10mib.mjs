@@ -239,6 +239,11 @@ function pngHeaded(size, width, height) {
 	]);
 	head.writeUInt32BE(crc32(ihdr), 29);
 	bytes.set(head);
+	// One IDAT chunk over the rest: uploads must hold image data (src/lib/image-structure.ts).
+	const idat = Buffer.alloc(8);
+	idat.writeUInt32BE(size - head.length - 12, 0);
+	idat.write("IDAT", 4, "latin1");
+	bytes.set(idat, head.length);
 	return bytes;
 }
 

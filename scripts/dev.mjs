@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `npm run dev`: local D1/R2 under .wrangler/state, migrations applied first, mail on the console.
-// Creates .dev.vars on first run with a random, dev-only JWT secret (never committed).
+// Creates .dev.vars on first run with a random, dev-only JWT secret and encryption key (never
+// committed), and adds an ENCRYPTION_KEY to an older .dev.vars that lacks one. wrangler dev runs
+// with --test-scheduled, so GET /__scheduled runs the cron (outbox retries, sweeps) on demand.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,11 +22,15 @@ if (!existsSync(devVars)) {
 			"ENVIRONMENT=development",
 			"APP_URL=http://localhost:8787",
 			`JWT_SECRET=${randomBytes(48).toString("base64url")}`,
+			`ENCRYPTION_KEY=${randomBytes(48).toString("base64url")}`,
 			"# Leave RESEND_API_KEY unset to print mail to this console.",
 			"",
 		].join("\n"),
 	);
-	console.log("Created .dev.vars with a random dev-only JWT_SECRET.");
+	console.log("Created .dev.vars with a random dev-only JWT_SECRET and ENCRYPTION_KEY.");
+} else if (!/^ENCRYPTION_KEY=/m.test(readFileSync(devVars, "utf8"))) {
+	appendFileSync(devVars, `\nENCRYPTION_KEY=${randomBytes(48).toString("base64url")}\n`);
+	console.log("Added a random dev-only ENCRYPTION_KEY to .dev.vars.");
 }
 
 const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "atrium", "--local"], {
@@ -35,6 +41,9 @@ const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "appl
 });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
-const dev = spawn(process.execPath, [wrangler, "dev", ...process.argv.slice(2)], { cwd: root, stdio: "inherit" });
+const dev = spawn(process.execPath, [wrangler, "dev", "--test-scheduled", ...process.argv.slice(2)], {
+	cwd: root,
+	stdio: "inherit",
+});
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));

@@ -5,11 +5,16 @@
 // opened with getPlatformProxy to check that every object has its row and every row its object,
 // and that what is stored matches what the clients saw acknowledged.
 //
+// The hardening classes are exercised too: each user refreshes one token twice in parallel (both
+// must succeed), works under a small byte quota, and ends with parallel replacements of its images
+// (stored bytes must never exceed the quota, and every row must describe its object's size); the
+// outbox must hold no readable body.
+//
 // Knobs (environment): LOAD_USERS (default 8), LOAD_SECONDS (default 20), LOAD_TIMEOUT_MS (per
 // request, default 15000). Exits 1 when the state is inconsistent. Only loopback is ever contacted.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { pngHead } from "./lib/png.mjs";
+import { fillWithIdat, pngHead } from "./lib/png.mjs";
 import { root, startWranglerDev, waitForOutput } from "./lib/wrangler-dev.mjs";
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
@@ -19,16 +24,18 @@ const TIMEOUT_MS = Number(process.env.LOAD_TIMEOUT_MS ?? 15_000);
 const PASSWORD = "load test passphrase 2024";
 // Every request comes from 127.0.0.1, so the per-client limits would stop the run: lift them.
 const LIFTED = "1000000/60";
+// Small enough that every user reaches it during the run, so the quota paths are under load.
+const QUOTA_BYTES = 256 * 1024;
 
 // ------------------------------------------------------------------ a small PNG of random content
 
-/** PNG signature and IHDR (the server reads only headers), then random bytes: unique per call. */
+/** PNG signature and IHDR, then one IDAT chunk of random bytes (never decoded): unique per call. */
 function randomPng(size = 2048) {
 	const head = pngHead(16, 16);
 	const bytes = new Uint8Array(size);
 	bytes.set(randomBytes(size));
 	bytes.set(head);
-	return bytes;
+	return fillWithIdat(bytes);
 }
 
 // ------------------------------------------------------------------ client side bookkeeping
@@ -86,6 +93,13 @@ async function runUser(server, index, deadline) {
 	if (login.status !== 200) throw new Error(`login ${email}: ${login.status}`);
 	const access = login.json.access_token;
 	user.userId = login.json.user.id;
+	// Two tabs refreshing the same token at once: both must get a working pair (reuse interval).
+	const refreshes = await Promise.all(
+		[0, 1].map(() =>
+			call(server.url, "POST", "/v1/auth/refresh", { body: { refresh_token: login.json.refresh_token } }),
+		),
+	);
+	user.parallelRefreshFailures = refreshes.filter((res) => res.status !== 200).length;
 
 	while (Date.now() < deadline) {
 		const deleting = user.live.size > 0 && Math.random() < 0.45;
@@ -117,6 +131,22 @@ async function runUser(server, index, deadline) {
 			}
 		}
 	}
+	// Parallel replacements near the quota: none may push the stored bytes past it.
+	const targets = [...user.live].slice(0, 5);
+	const replaced = await Promise.all(
+		targets.map((id) =>
+			call(server.url, "PUT", `/v1/images/${id}/content`, {
+				token: access,
+				body: randomPng(40 * 1024),
+				type: "image/png",
+			}),
+		),
+	);
+	for (const res of replaced) {
+		if (res.status === 0 || res.status >= 500) user.ambiguous++;
+		else if (res.status !== 200) user.refused++;
+	}
+	user.replaced = replaced.filter((res) => res.status === 200).length;
 	return user;
 }
 
@@ -129,7 +159,7 @@ const server = await startWranglerDev({
 	RATE_LIMIT_MAIL_IP: LIFTED,
 	RATE_LIMIT_UPLOAD_USER: LIFTED,
 	QUOTA_IMAGES: "100000",
-	QUOTA_BYTES: String(10 * 1024 * 1024 * 1024),
+	QUOTA_BYTES: String(QUOTA_BYTES),
 });
 let users;
 let runSeconds;
@@ -157,13 +187,32 @@ const report = [];
 try {
 	const { DB, IMAGES } = proxy.env;
 	const objects = new Set();
+	const objectSizes = new Map();
 	let cursor;
 	do {
 		const page = await IMAGES.list({ prefix: "users/", cursor, limit: 1000 });
-		for (const object of page.objects) objects.add(object.key);
+		for (const object of page.objects) {
+			objects.add(object.key);
+			objectSizes.set(object.key, object.size);
+		}
 		cursor = page.truncated ? page.cursor : undefined;
 	} while (cursor);
-	const { results: rows } = await DB.prepare("select id, user_id from images").all();
+	const { results: rows } = await DB.prepare("select id, user_id, size, reserved_bytes from images").all();
+	const sizeMismatches = rows.filter((row) => {
+		const size = objectSizes.get(`users/${row.user_id}/images/${row.id}`);
+		return size !== undefined && size !== row.size;
+	}).length;
+	const leftReservations = rows.filter((row) => row.reserved_bytes !== 0).length;
+	const bytesByUser = new Map();
+	for (const row of rows) bytesByUser.set(row.user_id, (bytesByUser.get(row.user_id) ?? 0) + row.size);
+	const overQuota = [...bytesByUser.values()].filter((bytes) => bytes > QUOTA_BYTES).length;
+	if (sizeMismatches || leftReservations || overQuota) problems++;
+	report.push(
+		`quota ${QUOTA_BYTES} bytes: users over it ${overQuota}, largest ${Math.max(0, ...bytesByUser.values())}; rows whose size differs from their object: ${sizeMismatches}; reservations left: ${leftReservations}`,
+	);
+	const refreshFailures = users.reduce((n, u) => n + u.parallelRefreshFailures, 0);
+	if (refreshFailures) problems++;
+	report.push(`parallel refreshes of one token that failed: ${refreshFailures} (of ${users.length * 2})`);
 	const rowKeys = new Set(rows.map((row) => `users/${row.user_id}/images/${row.id}`));
 	const objectsWithoutRow = [...objects].filter((key) => key.includes("/images/") && !rowKeys.has(key));
 	const rowsWithoutObject = [...rowKeys].filter((key) => !objects.has(key));
@@ -187,6 +236,11 @@ try {
 		);
 	}
 	const outbox = await DB.prepare("select status, count(*) as n from outbox group by status").all();
+	const readable = await DB.prepare(
+		"select count(*) as n from outbox where (html <> '' and html not like 'v1.%') or (text <> '' and text not like 'v1.%')",
+	).first();
+	if (readable.n) problems++;
+	report.push(`outbox bodies readable at rest: ${readable.n}`);
 	const unconfirmed = await DB.prepare("select count(*) as n from users where email_confirmed_at is null").first();
 	report.push(
 		`outbox: ${outbox.results.map((r) => `${r.status} ${r.n}`).join(", ")}; unconfirmed users: ${unconfirmed.n}`,
@@ -206,7 +260,7 @@ console.log(
 			.map(([status, n]) => `${status}: ${n}`)
 			.join(", ")}`,
 		`latency ms: p50 ${percentile(stats.latencies, 50).toFixed(1)}, p95 ${percentile(stats.latencies, 95).toFixed(1)}, p99 ${percentile(stats.latencies, 99).toFixed(1)}, max ${Math.max(...stats.latencies).toFixed(1)}`,
-		`acknowledged uploads: ${uploads}, acknowledged deletes: ${deletes}`,
+		`acknowledged uploads: ${uploads}, acknowledged deletes: ${deletes}, replacements: ${users.reduce((n, u) => n + u.replaced, 0)}`,
 		...report,
 		problems === 0 ? "consistency: OK" : `consistency: ${problems} problem(s)`,
 	].join("\n"),

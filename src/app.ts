@@ -2,13 +2,15 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Config } from "./config";
 import { AppError } from "./lib/errors";
 import { formatBytes } from "./lib/i18n";
+import { noStoreForPrivateJson } from "./middleware/cache-control";
+import { devHashStats } from "./middleware/dev-stats";
 import { notFound, onError } from "./middleware/errors";
 import { detectLanguage } from "./middleware/language";
+import { requestId } from "./middleware/request-id";
 import { requestLog } from "./middleware/request-log";
 import { serverTiming } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
@@ -32,9 +34,11 @@ const JSON_BODY_LIMIT = 64 * 1024;
 export function createApp() {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-	app.use("*", requestId({ headerName: "X-Request-Id" }));
+	app.use("*", requestId());
 	app.use("*", requestLog());
-	app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+	// DENY everywhere: the HTML pages need it, and nothing Atrium serves is meant to be framed.
+	app.use("*", secureHeaders({ crossOriginResourcePolicy: false, xFrameOptions: "DENY" }));
+	app.use("*", noStoreForPrivateJson());
 	app.use("*", async (c, next) => {
 		await next();
 		// Same-site unless a route opts out: public avatars are meant to be embedded anywhere.
@@ -49,6 +53,7 @@ export function createApp() {
 	// Uploads enforce MAX_IMAGE_BYTES themselves (src/services/uploads.ts); only the JSON rename is capped here.
 	app.on("PATCH", "/v1/images/:id", jsonBodyLimit());
 
+	app.get("/__dev/hashes", devHashStats);
 	app.route("/", systemRoutes);
 	app.route("/v1/auth", authRoutes);
 	app.route("/v1/auth", confirmationRoutes);

@@ -37,10 +37,17 @@ const configSchema = z
 		APP_URL: z.url(),
 		APP_NAME: z.string().default("Atrium"),
 		JWT_SECRET: optional,
+		/** Root of the encryption keys (src/lib/encryption.ts); at least 32 bytes outside local development. */
+		ENCRYPTION_KEY: optional,
 		JWT_ISSUER: z.string().default("atrium"),
 		JWT_AUDIENCE: z.string().default("atrium-api"),
 		ACCESS_TOKEN_SECONDS: seconds(900),
 		REFRESH_TOKEN_SECONDS: seconds(30 * 24 * 3600),
+		/**
+		 * A spent refresh token presented again within this many seconds of its rotation rotates again
+		 * (two tabs, a retried request); later it is reuse and revokes the session. 0 turns it off.
+		 */
+		REFRESH_REUSE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
 		FRESH_TOKEN_SECONDS: seconds(600),
 		CONFIRMATION_TTL_SECONDS: seconds(1800),
 		RESET_TTL_SECONDS: seconds(1800),
@@ -90,10 +97,20 @@ const configSchema = z
 					"JWT_SECRET must be set to at least 32 bytes outside local development (wrangler secret put JWT_SECRET)",
 			});
 		}
+		const encryptionKeyBytes = new TextEncoder().encode(env.ENCRYPTION_KEY ?? "").length;
+		if (!local && encryptionKeyBytes < 32) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["ENCRYPTION_KEY"],
+				message:
+					"ENCRYPTION_KEY must be set to at least 32 bytes outside local development (wrangler secret put ENCRYPTION_KEY)",
+			});
+		}
 	});
 
 export type Config = z.infer<typeof configSchema> & {
 	JWT_SECRET: string;
+	ENCRYPTION_KEY: string;
 	isLocal: boolean;
 	appUrl: URL;
 };
@@ -112,6 +129,11 @@ function localSecret(): string {
 	localFallbackSecret ??= crypto.randomUUID() + crypto.randomUUID();
 	return localFallbackSecret;
 }
+let localFallbackEncryptionKey: string | undefined;
+function localEncryptionKey(): string {
+	localFallbackEncryptionKey ??= crypto.randomUUID() + crypto.randomUUID();
+	return localFallbackEncryptionKey;
+}
 
 /**
  * Parses and validates the Worker's environment once per `env` object. Throws `ConfigError` with
@@ -129,6 +151,7 @@ export function loadConfig(env: Cloudflare.Env): Config {
 	const config: Config = {
 		...parsed.data,
 		JWT_SECRET: parsed.data.JWT_SECRET ?? localSecret(),
+		ENCRYPTION_KEY: parsed.data.ENCRYPTION_KEY ?? localEncryptionKey(),
 		isLocal,
 		appUrl: new URL(parsed.data.APP_URL),
 	};

@@ -4,7 +4,7 @@ import { createDb } from "./db/client";
 import { log } from "./lib/log";
 import { createMailTransport } from "./services/mail";
 import { pruneSecurityRecords } from "./services/audit";
-import { deliverDueMail } from "./services/outbox";
+import { deliverDueMail, expireStaleMail } from "./services/outbox";
 import { SWEEP_GRACE_MS, isSweepDue, sweepOrphans } from "./services/sweep";
 
 const app = createApp();
@@ -19,9 +19,15 @@ export default {
 		const config = loadConfig(env);
 		const db = createDb(env.DB);
 		ctx.waitUntil(
-			deliverDueMail(db, createMailTransport(config)).then((count) => {
-				if (count > 0) log("info", "outbox_retry", { attempted: count });
-			}),
+			// Expired links first, so the retry never sends a dead one.
+			expireStaleMail(db)
+				.then((expired) => {
+					if (expired > 0) log("info", "outbox_expired", { expired });
+					return deliverDueMail(db, { transport: createMailTransport(config), encryptionKey: config.ENCRYPTION_KEY });
+				})
+				.then((count) => {
+					if (count > 0) log("info", "outbox_retry", { attempted: count });
+				}),
 		);
 		if (isSweepDue(controller.scheduledTime)) {
 			ctx.waitUntil(

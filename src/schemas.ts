@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { SUPPORTED_LOCALES } from "./lib/i18n";
-import { isCommonPassword } from "./lib/password-policy";
+import { isCommonPassword, passwordEqualsEmail } from "./lib/password-policy";
+import { isPlainText } from "./lib/plain-text";
 
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 128;
@@ -30,11 +31,16 @@ export const localeSchema = z
 	})
 	.meta({ description: `One of the shipped locales (GET /v1/locales)`, example: "fr" });
 
-const nameSchema = z.string().trim().min(1).max(100);
+const nameSchema = z
+	.string()
+	.trim()
+	.min(1)
+	.max(100)
+	.refine(isPlainText, { params: { code: "invalid_name" }, message: "name must be one line of plain text" });
 
 /** Refuses a password equal to the account's email, with a localized reason. */
 function passwordNotEmail<T extends { email: string; password: string }>(value: T, ctx: z.RefinementCtx) {
-	if (value.password.trim().toLowerCase() === value.email.trim().toLowerCase()) {
+	if (passwordEqualsEmail(value.password, value.email)) {
 		ctx.addIssue({
 			code: "custom",
 			path: ["password"],

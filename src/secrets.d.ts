@@ -3,6 +3,7 @@
 declare namespace Cloudflare {
 	interface Env {
 		JWT_SECRET?: string;
+		ENCRYPTION_KEY?: string;
 		RESEND_API_KEY?: string;
 		GITHUB_CLIENT_ID?: string;
 		GITHUB_CLIENT_SECRET?: string;

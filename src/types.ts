@@ -3,7 +3,7 @@ import type { Database } from "./db/client";
 import type { Session, User } from "./db/schema";
 import type { AccessClaims } from "./lib/jwt";
 import type { Translate } from "./lib/i18n";
-import type { MailTransport } from "./services/mail";
+import type { Mailer } from "./services/outbox";
 
 /** The signed-in caller, set by `requireAuth`. */
 export type AuthContext = {
@@ -23,7 +23,7 @@ export type AppEnv = {
 	Variables: {
 		config: Config;
 		db: Database;
-		mail: MailTransport;
+		mail: Mailer;
 		requestId: string;
 		lang: string;
 		langSource: LanguageSource;

@@ -35,3 +35,17 @@ export function pngHead(width, height, colourType = 2) {
 	const ihdr = pngChunk("IHDR", [...u32be(width), ...u32be(height), 8, colourType, 0, 0, 0]);
 	return Uint8Array.from([...PNG_SIGNATURE, ...ihdr]);
 }
+
+/**
+ * Writes, in place after the `pngHead` at the start of `bytes`, the header of one IDAT chunk that
+ * fills the rest (its last 4 bytes stand for the CRC, left as they are: the server walks the chunk
+ * structure, which must hold image data, but never decodes or checks a data chunk's CRC). Lets
+ * scripts send PNGs of any size and content cheaply. `bytes` must be at least 46 bytes long.
+ */
+export function fillWithIdat(bytes) {
+	const offset = 33;
+	const dataLength = bytes.length - offset - 12;
+	if (dataLength < 1) throw new Error("a PNG with image data needs at least 46 bytes");
+	bytes.set([...u32be(dataLength), 0x49, 0x44, 0x41, 0x54], offset);
+	return bytes;
+}

@@ -2,6 +2,8 @@
 export type DevServer = {
 	url: string;
 	state: string;
+	/** Process id of the wrangler CLI; workerd runs as its descendant. */
+	pid: number | undefined;
 	/** Everything wrangler and the Worker printed so far (console mail lands here). */
 	output: () => string;
 	stop: (options?: { keepState?: boolean }) => Promise<void>;

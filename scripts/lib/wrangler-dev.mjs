@@ -40,7 +40,7 @@ export function runWrangler(args) {
 
 /**
  * Starts Atrium under `wrangler dev` with migrations applied to a fresh state folder. `vars`
- * override wrangler.toml [vars]. Returns { url, state, output(), stop({ keepState }) }.
+ * override wrangler.toml [vars]. Returns { url, state, pid (of wrangler), output(), stop({ keepState }) }.
  */
 export async function startWranglerDev(vars = {}) {
 	const port = await freePort();
@@ -94,7 +94,7 @@ export async function startWranglerDev(vars = {}) {
 		}
 		await new Promise((resolve) => setTimeout(resolve, 300));
 	}
-	return { url, state, output: () => output, stop };
+	return { url, state, pid: child.pid, output: () => output, stop };
 }
 
 /** Waits until the output after `fromIndex` matches `pattern`; returns the match. */

@@ -76,15 +76,23 @@ export const verificationTokens = sqliteTable(
 	(t) => [index("verification_tokens_user_purpose_idx").on(t.userId, t.purpose)],
 );
 
-/** Durable mail outbox: a request records the message, delivery happens after the response. */
+/**
+ * Durable mail outbox: a request records the message, delivery happens after the response. The
+ * bodies hold live links, so they are stored encrypted (src/lib/encryption.ts) and emptied once
+ * delivered, failed for good or past `expires_at`; the rows go with their user.
+ */
 export const outbox = sqliteTable(
 	"outbox",
 	{
 		id: text("id").primaryKey(),
+		/** The account the mail is about; null for mail about no account. */
+		userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
 		toAddress: text("to_address").notNull(),
 		subject: text("subject").notNull(),
 		html: text("html").notNull(),
 		text: text("text").notNull(),
+		/** When the mailed link stops working: past it the message is pointless and its body is dropped. */
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
 		status: text("status", { enum: ["pending", "sent", "failed"] })
 			.notNull()
 			.default("pending"),
@@ -94,7 +102,7 @@ export const outbox = sqliteTable(
 		sentAt: integer("sent_at", { mode: "timestamp_ms" }),
 		createdAt: createdAt(),
 	},
-	(t) => [index("outbox_due_idx").on(t.status, t.nextAttemptAt)],
+	(t) => [index("outbox_due_idx").on(t.status, t.nextAttemptAt), index("outbox_user_idx").on(t.userId)],
 );
 
 export const images = sqliteTable(
@@ -111,6 +119,12 @@ export const images = sqliteTable(
 		height: integer("height").notNull(),
 		etag: text("etag").notNull(),
 		sha256: text("sha256").notNull(),
+		/**
+		 * Quota held by a replacement in flight (its new bytes' upper bound) until `reserved_until`:
+		 * every quota check counts the larger of it and `size`, so parallel replacements cannot overshoot.
+		 */
+		reservedBytes: integer("reserved_bytes").notNull().default(0),
+		reservedUntil: integer("reserved_until", { mode: "timestamp_ms" }),
 		createdAt: createdAt(),
 		updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 	},

@@ -1,6 +1,8 @@
 import { scrypt, timingSafeEqual } from "node:crypto";
 import { decodeBase64, encodeBase64 } from "@oslojs/encoding";
 import { randomBytes } from "./crypto";
+import { AppError } from "./errors";
+import { Gate, GateFullError, type GateStats } from "./hash-gate";
 
 export type ScryptParams = { logN: number; r: number; p: number };
 
@@ -25,8 +27,51 @@ export function withinPlatformCaps(params: ScryptParams): boolean {
 	return 2 ** params.logN * params.r * params.p <= SCRYPT_MAX_COST && scryptMemoryBytes(params) <= 32 * 1024 * 1024;
 }
 
-function deriveKey(password: string, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
+/**
+ * Hashes allowed to hold their memory at once in one isolate: 2 x 16 MiB of the 128 MB the isolate
+ * shares with every request it serves. workerd runs scrypt on the isolate's own thread anyway, so
+ * more would only add memory and make other requests wait longer, not add speed.
+ */
+export const MAX_CONCURRENT_HASHES = 2;
+/**
+ * Hashes allowed to wait (a login burst); past that a request is answered 429 at once instead of
+ * queueing for seconds. At ~100-200 ms a hash, 32 waiting is a wait of a few seconds at most.
+ */
+export const MAX_QUEUED_HASHES = 32;
+/** Retry-After (seconds) for a request refused because too many hashes are waiting. */
+export const HASH_QUEUE_RETRY_SECONDS = 2;
+
+const hashGate = new Gate(MAX_CONCURRENT_HASHES, MAX_QUEUED_HASHES);
+
+/** The isolate's password-hash counters (in flight, waiting, peaks, refused), for local diagnostics. */
+export function passwordHashStats(): GateStats {
+	return hashGate.stats();
+}
+
+async function deriveKey(password: string, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
 	if (!withinPlatformCaps(params)) throw new Error("scrypt parameters exceed the platform caps");
+	try {
+		return await hashGate.run(async () => {
+			// workerd computes scrypt synchronously on the isolate's thread. Without one turn of the
+			// event loop inside the slot, no two requests would ever be seen hashing at once: the gate
+			// would never queue or refuse, and a burst would hash every request in turn while the
+			// isolate's other requests (GET /health included) waited behind all of them.
+			await new Promise((resolve) => setTimeout(resolve, 0));
+			return scryptKey(password, salt, params);
+		});
+	} catch (error) {
+		if (error instanceof GateFullError) {
+			// Same answer for known and unknown accounts: both paths hash, so both can be turned away.
+			throw new AppError("rate_limited", {
+				params: { seconds: HASH_QUEUE_RETRY_SECONDS },
+				headers: { "Retry-After": String(HASH_QUEUE_RETRY_SECONDS) },
+			});
+		}
+		throw error;
+	}
+}
+
+function scryptKey(password: string, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
 	return new Promise((resolve, reject) => {
 		scrypt(
 			password.normalize("NFKC"),
@@ -78,6 +123,13 @@ export function needsRehash(stored: string, params: ScryptParams = PASSWORD_PARA
  */
 let dummyHash: Promise<string> | undefined;
 export function getDummyHash(): Promise<string> {
-	dummyHash ??= hashPassword(encodeBase64(randomBytes(18)));
+	if (!dummyHash) {
+		const made = hashPassword(encodeBase64(randomBytes(18)));
+		dummyHash = made;
+		// Refused during a burst: the next request makes it again instead of reusing the refusal.
+		made.catch(() => {
+			if (dummyHash === made) dummyHash = undefined;
+		});
+	}
 	return dummyHash;
 }

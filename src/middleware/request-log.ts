@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { loadConfig } from "../config";
 import { log } from "../lib/log";
+import { REQUEST_ID_HEADER, clientRequestId } from "./request-id";
 import type { AppEnv } from "../types";
 
 /**
@@ -22,6 +23,7 @@ export const requestLog = () =>
 		const status = c.res.status;
 		log(status >= 500 ? "error" : "info", "request", {
 			requestId: c.get("requestId"),
+			clientRequestId: clientRequestId(c.req.header(REQUEST_ID_HEADER)),
 			method: c.req.method,
 			path: c.req.path,
 			status,

@@ -1,19 +1,20 @@
 import { createMiddleware } from "hono/factory";
 import { type Config, loadConfig } from "../config";
 import { createDb } from "../db/client";
-import { createMailTransport, type MailTransport } from "../services/mail";
+import { createMailTransport } from "../services/mail";
+import type { Mailer } from "../services/outbox";
 import type { AppEnv } from "../types";
 
 // One transport per configuration and isolate: building a Resend client on every request is waste.
-const transports = new WeakMap<Config, MailTransport>();
+const mailers = new WeakMap<Config, Mailer>();
 
-function mailTransportFor(config: Config): MailTransport {
-	let transport = transports.get(config);
-	if (!transport) {
-		transport = createMailTransport(config);
-		transports.set(config, transport);
+function mailerFor(config: Config): Mailer {
+	let mailer = mailers.get(config);
+	if (!mailer) {
+		mailer = { transport: createMailTransport(config), encryptionKey: config.ENCRYPTION_KEY };
+		mailers.set(config, mailer);
 	}
-	return transport;
+	return mailer;
 }
 
 /** Puts validated config, the database and the mail transport on the context for handlers. */
@@ -22,6 +23,6 @@ export const provideServices = () =>
 		const config = loadConfig(c.env);
 		c.set("config", config);
 		c.set("db", createDb(c.env.DB));
-		c.set("mail", mailTransportFor(config));
+		c.set("mail", mailerFor(config));
 		await next();
 	});

@@ -107,7 +107,11 @@ const refreshRoute = createRoute({
 });
 
 authRoutes.openapi(refreshRoute, async (c) => {
-	const result = await rotateRefreshToken(c.get("db"), c.req.valid("json").refresh_token);
+	const result = await rotateRefreshToken(
+		c.get("db"),
+		c.req.valid("json").refresh_token,
+		c.get("config").REFRESH_REUSE_SECONDS,
+	);
 	if (!result.ok && result.reason === "reused") audit(c, "refresh_token_reused", result.userId);
 	if (!result.ok) throw new AppError(result.reason === "reused" ? "refresh_token_reused" : "invalid_refresh_token");
 	const body = await issueTokenResponse(c.get("config"), { ...result, fresh: false });

@@ -9,6 +9,7 @@ import { directionOf } from "../lib/i18n";
 import { log } from "../lib/log";
 import type { MailKind } from "../lib/mail-templates";
 import { hashPassword } from "../lib/password";
+import { passwordEqualsEmail } from "../lib/password-policy";
 import { audit } from "../middleware/audit";
 import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
 import { isFormRequest, jsonOrFormBody, validateJsonOrForm, validationHook } from "../middleware/validate";
@@ -380,7 +381,7 @@ async function resetPassword(
 	if (peek.state === "expired") return "expired";
 	if (peek.state !== "valid" || !peek.userId) return "invalid";
 	const user = await findUserById(db, peek.userId);
-	if (user && password.trim().toLowerCase() === user.email) {
+	if (user && passwordEqualsEmail(password, user.email)) {
 		throw new AppError("validation_failed", {
 			params: { count: 1 },
 			issues: [{ path: "password", code: "password_equals_email", key: "validation.password_equals_email" }],

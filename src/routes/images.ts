@@ -365,6 +365,13 @@ export function refusalError(
 			return new AppError("precondition_failed");
 		case "not_found":
 			return new AppError(notFound);
+		case "account_gone":
+			return new AppError("unauthorized");
+		case "client_gone":
+			return new AppError("validation_failed", {
+				params: { count: 1 },
+				issues: [{ path: "", code: "incomplete_body", key: "validation.incomplete_body" }],
+			});
 		case "invalid_form": {
 			const code = refusal.field ? "required" : "invalid_multipart";
 			return new AppError("validation_failed", {

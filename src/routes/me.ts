@@ -1,11 +1,9 @@
-import { eq } from "drizzle-orm";
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
-import { users } from "../db/schema";
 import { AppError } from "../lib/errors";
-import { verifyPassword } from "../lib/password";
 import { audit } from "../middleware/audit";
 import { assertFreshToken, requireAuth } from "../middleware/auth";
 import { setLanguage } from "../middleware/language";
+import { rateLimitKey, rateLimitedError } from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
 import { AUTH_ERRORS, BEARER, BODY_ERRORS, OUTAGE, json, jsonBody, problems } from "../lib/openapi";
 import {
@@ -18,11 +16,11 @@ import {
 	userResponse,
 } from "../schemas";
 import { z } from "zod";
-import { auditInsert, listEvents, presentEvent } from "../services/audit";
+import { deleteAccount } from "../services/account-deletion";
+import { listEvents, presentEvent } from "../services/audit";
 import { exportUserData } from "../services/export";
-import { revokeUserSessions } from "../services/sessions";
-import { deleteUserObjects } from "../services/storage";
-import { presentUser, setPassword, updateProfile } from "../services/users";
+import { changePassword } from "../services/passwords";
+import { presentUser, updateProfile } from "../services/users";
 import type { AppEnv } from "../types";
 
 export const meRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -82,16 +80,7 @@ const deleteMeRoute = createRoute({
 
 meRoutes.openapi(deleteMeRoute, async (c) => {
 	assertFreshToken(c);
-	const { user } = c.get("auth");
-	// Objects first: if R2 fails, the account still exists and the request can simply be retried.
-	const objects = await deleteUserObjects(c.env.IMAGES, user.id);
-	// The user's own trail goes with them (cascade); an anonymous row, written in the same batch,
-	// records only that an account was deleted, and when.
-	const db = c.get("db");
-	await db.batch([
-		db.delete(users).where(eq(users.id, user.id)),
-		auditInsert(db, { userId: null, type: "account_deleted", detail: { objects } }),
-	]);
+	await deleteAccount(c.get("db"), c.env.IMAGES, c.get("auth").user.id);
 	return c.body(null, 204);
 });
 
@@ -105,7 +94,7 @@ const changePasswordRoute = createRoute({
 	request: { body: jsonBody(changePasswordBody) },
 	responses: {
 		200: json("Changed", messageResponse),
-		...problems(...BODY_ERRORS, ...AUTH_ERRORS, "fresh_token_required", "invalid_credentials", OUTAGE),
+		...problems(...BODY_ERRORS, ...AUTH_ERRORS, "fresh_token_required", "invalid_credentials", "rate_limited", OUTAGE),
 	},
 });
 
@@ -113,16 +102,27 @@ meRoutes.openapi(changePasswordRoute, async (c) => {
 	assertFreshToken(c);
 	const { user, session } = c.get("auth");
 	const body = c.req.valid("json");
-	if (body.new_password.trim().toLowerCase() === user.email) {
-		throw validationError("new_password", "password_equals_email");
+	const result = await changePassword(c.get("db"), {
+		user,
+		keepSessionId: session.id,
+		currentPassword: body.current_password,
+		newPassword: body.new_password,
+		failures: {
+			key: rateLimitKey("login_account", user.email),
+			rule: c.get("config").RATE_LIMIT_LOGIN_ACCOUNT,
+		},
+	});
+	if (!result.ok) {
+		if (result.reason === "rate_limited") throw rateLimitedError(result.retryAfterSeconds);
+		if (result.reason === "invalid_credentials") {
+			audit(c, "password_change_failed", user.id);
+			throw new AppError("invalid_credentials");
+		}
+		throw validationError(
+			result.reason === "password_equals_email" ? "new_password" : "current_password",
+			result.reason,
+		);
 	}
-	if (user.passwordHash) {
-		if (!body.current_password) throw validationError("current_password", "current_password_required");
-		if (!(await verifyPassword(user.passwordHash, body.current_password))) throw new AppError("invalid_credentials");
-	}
-	const db = c.get("db");
-	await setPassword(db, user.id, body.new_password);
-	await revokeUserSessions(db, user.id, session.id);
 	audit(c, "password_changed", user.id, { first_password: !user.passwordHash });
 	return c.json({ message: c.get("t")("messages.password_changed") }, 200);
 });

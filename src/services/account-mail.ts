@@ -3,7 +3,7 @@ import type { Database } from "../db/client";
 import type { User } from "../db/schema";
 import { defaultLocale, directionOf, matchLocale, translator } from "../lib/i18n";
 import { type MailKind, renderActionMail } from "../lib/mail-templates";
-import { enqueueMail } from "./outbox";
+import { type Mailer, enqueueMail } from "./outbox";
 import { issueVerificationToken } from "./verification";
 
 /**
@@ -11,6 +11,7 @@ import { issueVerificationToken } from "./verification";
  * the request's) and records it in the outbox. Returns the outbox id to deliver after the response.
  */
 export async function queueAccountMail(db: Database, config: Config, user: User, kind: MailKind): Promise<string> {
+	const mailer: Pick<Mailer, "encryptionKey"> = { encryptionKey: config.ENCRYPTION_KEY };
 	let link: string;
 	let ttlSeconds: number;
 	if (kind === "confirm") {
@@ -28,7 +29,9 @@ export async function queueAccountMail(db: Database, config: Config, user: User,
 	const message = await renderActionMail({
 		kind,
 		to: user.email,
-		name: user.name,
+		// Until the address is confirmed, the name is whatever a stranger typed at registration:
+		// it must not reach someone else's mailbox.
+		name: user.emailConfirmedAt ? user.name : null,
 		t: translator(lang),
 		lang,
 		dir: directionOf(lang),
@@ -36,7 +39,7 @@ export async function queueAccountMail(db: Database, config: Config, user: User,
 		link,
 		ttlMinutes: Math.round(ttlSeconds / 60),
 	});
-	return enqueueMail(db, message);
+	return enqueueMail(db, mailer, message, { userId: user.id, expiresAt: new Date(Date.now() + ttlSeconds * 1000) });
 }
 
 function actionLink(config: Config, path: string, token: string): string {

@@ -17,6 +17,7 @@ export type AuditEventType =
 	| "logout"
 	| "logout_all"
 	| "password_changed"
+	| "password_change_failed"
 	| "password_reset"
 	| "oauth_linked"
 	| "oauth_unlinked"

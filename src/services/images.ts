@@ -1,5 +1,5 @@
 import type { ImageBody } from "../schemas";
-import { and, count, desc, eq, gt, isNotNull, isNull, lt, or, sql, sum } from "drizzle-orm";
+import { and, count, desc, eq, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { type Image, type User, images, sessions, users } from "../db/schema";
@@ -11,6 +11,7 @@ import { avatarKey, imageKey } from "./storage";
 import {
 	type InspectedUpload,
 	type Outcome,
+	type StoredObject,
 	type UploadSource,
 	inspectUpload,
 	objectMetadata,
@@ -168,10 +169,25 @@ export async function listImages(
 	return { images: items, next };
 }
 
-/** How many images and bytes a user stores (what the quota counts; the avatar is not included). */
+/** How long a replacement may hold its quota reservation: far longer than any upload takes. */
+export const RESERVATION_MS = 10 * 60 * 1000;
+
+/**
+ * SQL: the bytes a user's images count against the quota. An image being replaced counts the
+ * larger of its stored bytes and its live reservation (the old bytes are freed by the replacement).
+ */
+function quotaBytesSql(userId: string, now: number, exceptImageId?: string) {
+	return sql`(select coalesce(sum(case when reserved_until > ${now} then max(size, reserved_bytes) else size end), 0)
+		from ${images} where user_id = ${userId}${exceptImageId === undefined ? sql`` : sql` and id <> ${exceptImageId}`})`;
+}
+
+/**
+ * How many images and bytes a user stores (what the quota counts; the avatar is not included).
+ * Bytes reserved by replacements in flight count too.
+ */
 export async function storageUsage(db: Database, userId: string): Promise<{ images: number; bytes: number }> {
 	const row = await db
-		.select({ images: count(), bytes: sum(images.size) })
+		.select({ images: count(), bytes: sql<number>`${quotaBytesSql(userId, Date.now())}` })
 		.from(images)
 		.where(eq(images.userId, userId))
 		.get();
@@ -217,33 +233,46 @@ export async function uploadImage(store: ImageStore, userId: string, source: Upl
 		height: upload.height,
 		etag: stored.value.etag,
 		sha256: stored.value.sha256,
+		reservedBytes: 0,
+		reservedUntil: null,
 		createdAt: now,
 		updatedAt: now,
 	};
-	let inserted: boolean;
+	let inserted: "inserted" | "over_quota" | "no_user";
 	try {
 		inserted = await insertWithinQuota(db, image, limits);
 	} catch (cause) {
 		await deleteObjectQuietly(bucket, key);
 		throw cause;
 	}
-	if (!inserted) {
+	if (inserted !== "inserted") {
 		await deleteObjectQuietly(bucket, key);
-		return refuse({ reason: "quota_exceeded" });
+		return refuse({ reason: inserted === "no_user" ? "account_gone" : "quota_exceeded" });
 	}
 	return { ok: true, value: image };
 }
 
-/** INSERT ... SELECT ... WHERE <quota still holds>: the check and the write are one statement. */
-async function insertWithinQuota(db: Database, image: Image, limits: ImageLimits): Promise<boolean> {
+/**
+ * INSERT ... SELECT ... WHERE <the user still exists and the quota still holds>: the checks and
+ * the write are one statement (a user deleted while the bytes streamed is an answer, not a
+ * foreign-key failure). Quota counts the bytes that replacements in flight have reserved.
+ */
+async function insertWithinQuota(
+	db: Database,
+	image: Image,
+	limits: ImageLimits,
+): Promise<"inserted" | "over_quota" | "no_user"> {
 	const result = await db.run(sql`
 		insert into ${images} (id, user_id, filename, content_type, size, width, height, etag, sha256, created_at, updated_at)
 		select ${image.id}, ${image.userId}, ${image.filename}, ${image.contentType}, ${image.size}, ${image.width},
 			${image.height}, ${image.etag}, ${image.sha256}, ${image.createdAt.getTime()}, ${image.updatedAt.getTime()}
-		where (select count(*) from ${images} where user_id = ${image.userId}) < ${limits.quotaImages}
-			and (select coalesce(sum(size), 0) from ${images} where user_id = ${image.userId}) + ${image.size} <= ${limits.quotaBytes}
+		where exists (select 1 from ${users} where id = ${image.userId})
+			and (select count(*) from ${images} where user_id = ${image.userId}) < ${limits.quotaImages}
+			and ${quotaBytesSql(image.userId, Date.now())} + ${image.size} <= ${limits.quotaBytes}
 	`);
-	return result.meta.changes === 1;
+	if (result.meta.changes === 1) return "inserted";
+	const user = await db.select({ id: users.id }).from(users).where(eq(users.id, image.userId)).get();
+	return user ? "over_quota" : "no_user";
 }
 
 /**
@@ -265,9 +294,18 @@ export async function findReplaceable(
 }
 
 /**
- * Replaces an image's bytes under the same id and key (see the consistency note at the top). The
- * put only lands while the object still holds `current`'s etag, and the row only changes while it
- * still names it, so a concurrent replacement or delete wins cleanly.
+ * Replaces an image's bytes under the same id and key (see the consistency note at the top).
+ *
+ * Quota: the bytes are written in place, so a replacement cannot be undone once its put lands;
+ * the quota is therefore settled right BEFORE the put (when the new size is known exactly), by one
+ * conditional UPDATE that reserves that size on the row (counted by every quota check, new uploads
+ * included) only while the user's other images leave room for it. Parallel
+ * replacements are serialized by D1 on that statement and cannot overshoot together. The
+ * reservation is released by the final update (or on refusal); one left behind by a crashed
+ * request lapses after RESERVATION_MS.
+ *
+ * The put only lands while the object still holds `current`'s etag, and the row only changes while
+ * it still names it, so a concurrent replacement or delete wins cleanly.
  */
 export async function replaceImageContent(
 	store: ImageStore,
@@ -281,16 +319,42 @@ export async function replaceImageContent(
 	if (!inspected.ok) return inspected;
 	const upload = inspected.value;
 
+	let reserved = false;
+	const release = async () => {
+		if (!reserved) return;
+		await db
+			.update(images)
+			.set({ reservedBytes: 0, reservedUntil: null })
+			.where(and(eq(images.id, imageId), eq(images.etag, current.etag)))
+			.catch((error: unknown) =>
+				log("warn", "reservation_release_failed", { imageId, message: error instanceof Error ? error.message : "" }),
+			);
+	};
+
 	const key = imageKey(userId, imageId);
-	const stored = await storeUpload(bucket, key, upload, {
-		maxBytes: limits.maxBytes,
-		// The old bytes are freed by the replacement.
-		byteBudget: limits.quotaBytes - usage.bytes + current.size,
-		httpMetadata: { contentType: upload.type },
-		customMetadata: objectMetadata(upload),
-		onlyIf: { etagMatches: current.etag },
-	});
-	if (!stored.ok) return stored;
+	let stored: Outcome<StoredObject>;
+	try {
+		stored = await storeUpload(bucket, key, upload, {
+			maxBytes: limits.maxBytes,
+			// A first, cheap bound (the old bytes are freed by the replacement); the reservation decides.
+			byteBudget: limits.quotaBytes - usage.bytes + current.size,
+			httpMetadata: { contentType: upload.type },
+			customMetadata: objectMetadata(upload),
+			onlyIf: { etagMatches: current.etag },
+			reserve: async (length) => {
+				const held = await reserveReplacement(db, current, limits, length);
+				reserved = held.ok;
+				return held.ok ? null : held.refusal;
+			},
+		});
+	} catch (cause) {
+		await release();
+		throw cause;
+	}
+	if (!stored.ok) {
+		await release();
+		return stored;
+	}
 
 	const updated = await db
 		.update(images)
@@ -302,6 +366,8 @@ export async function replaceImageContent(
 			height: upload.height,
 			etag: stored.value.etag,
 			sha256: stored.value.sha256,
+			reservedBytes: 0,
+			reservedUntil: null,
 			updatedAt: new Date(),
 		})
 		.where(and(eq(images.id, imageId), eq(images.userId, userId), eq(images.etag, current.etag)))
@@ -313,6 +379,35 @@ export async function replaceImageContent(
 		return refuse({ reason: "not_found" });
 	}
 	return { ok: true, value: updated };
+}
+
+/**
+ * The conditional UPDATE that holds quota for a replacement: the exact length of its new bytes,
+ * known right before the put, while the user's other images leave room for it.
+ */
+async function reserveReplacement(
+	db: Database,
+	current: Image,
+	limits: ImageLimits,
+	length: number,
+): Promise<Outcome<number>> {
+	const now = Date.now();
+	const others = quotaBytesSql(current.userId, now, current.id);
+	const row = await db.get<{ reserved_bytes: number } | undefined>(sql`
+		update ${images} set reserved_bytes = ${length}, reserved_until = ${now + RESERVATION_MS}
+		where id = ${current.id} and user_id = ${current.userId} and etag = ${current.etag}
+			and (reserved_until is null or reserved_until <= ${now})
+			and ${others} + ${length} <= ${limits.quotaBytes}
+		returning reserved_bytes
+	`);
+	if (row) return { ok: true, value: row.reserved_bytes };
+	const latest = await findOwnedImage(db, current.userId, current.id);
+	if (!latest) return refuse({ reason: "not_found" });
+	// Replaced meanwhile, or another replacement of this image is in flight: the etag it named is not current.
+	if (latest.etag !== current.etag || (latest.reservedUntil && latest.reservedUntil.getTime() > now)) {
+		return refuse({ reason: "precondition_failed" });
+	}
+	return refuse({ reason: "quota_exceeded" });
 }
 
 /** Renames an image (metadata only: names are never part of a key). */
@@ -365,19 +460,24 @@ export async function setAvatar(
 	});
 	if (!stored.ok) return stored;
 	const now = new Date();
+	let updated: User | undefined;
 	try {
-		const updated = await db
+		updated = await db
 			.update(users)
 			.set({ avatarEtag: stored.value.etag, avatarContentType: upload.type, avatarUpdatedAt: now, updatedAt: now })
 			.where(eq(users.id, user.id))
 			.returning()
 			.get();
-		if (!updated) throw new Error("user vanished while setting the avatar");
-		return { ok: true, value: updated };
 	} catch (cause) {
 		if (!user.avatarEtag) await deleteObjectQuietly(bucket, key);
 		throw cause;
 	}
+	if (!updated) {
+		// The account was deleted while the bytes streamed: nothing may stay behind for it.
+		await deleteObjectQuietly(bucket, key);
+		return refuse({ reason: "account_gone" });
+	}
+	return { ok: true, value: updated };
 }
 
 /** Removes a user's avatar; false when there was none. */

@@ -1,9 +1,20 @@
-import { and, eq, inArray, lte } from "drizzle-orm";
+import { and, eq, inArray, lte, ne } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { outbox } from "../db/schema";
 import { newId } from "../lib/crypto";
+import { decryptText, encryptText, purposeKey } from "../lib/encryption";
 import { log } from "../lib/log";
 import type { MailMessage, MailTransport } from "./mail";
+
+/**
+ * What delivering mail needs: the transport, and the root key the outbox bodies are encrypted
+ * under (ENCRYPTION_KEY; the outbox derives its own purpose key from it).
+ */
+export type Mailer = { transport: MailTransport; encryptionKey: string };
+
+function bodyKey(mailer: Pick<Mailer, "encryptionKey">): Promise<CryptoKey> {
+	return purposeKey(mailer.encryptionKey, "outbox-body");
+}
 
 /** Attempts before a message is marked failed; with the backoff below that spans about a day. */
 export const MAX_MAIL_ATTEMPTS = 8;
@@ -13,10 +24,30 @@ export function retryDelayMs(attempts: number): number {
 	return Math.min(60_000 * 2 ** (attempts - 1), 6 * 3600_000);
 }
 
-/** Records a message durably; delivery happens later, so a mail outage never fails the request. */
-export async function enqueueMail(db: Database, message: MailMessage): Promise<string> {
+/**
+ * Records a message durably; delivery happens later, so a mail outage never fails the request. The
+ * bodies (which hold the live link) are encrypted with the outbox key, bound to the row id; the
+ * row belongs to `userId` (deleted with the account) and is pointless after `expiresAt`.
+ */
+export async function enqueueMail(
+	db: Database,
+	mailer: Pick<Mailer, "encryptionKey">,
+	message: MailMessage,
+	owner: { userId: string | null; expiresAt: Date | null },
+): Promise<string> {
 	const id = newId();
-	await db.insert(outbox).values({ id, toAddress: message.to, ...message, nextAttemptAt: new Date() });
+	const key = await bodyKey(mailer);
+	const [html, text] = await Promise.all([encryptText(key, message.html, id), encryptText(key, message.text, id)]);
+	await db.insert(outbox).values({
+		id,
+		userId: owner.userId,
+		toAddress: message.to,
+		subject: message.subject,
+		html,
+		text,
+		expiresAt: owner.expiresAt,
+		nextAttemptAt: new Date(),
+	});
 	return id;
 }
 
@@ -24,19 +55,22 @@ export async function enqueueMail(db: Database, message: MailMessage): Promise<s
  * Tries to deliver pending messages. The outbox id is Resend's idempotency key, so a retry after
  * an unclear failure (timeout after the provider accepted) cannot send the message twice.
  */
-export async function deliverMail(db: Database, transport: MailTransport, ids: string[]): Promise<void> {
+export async function deliverMail(db: Database, mailer: Mailer, ids: string[]): Promise<void> {
 	if (ids.length === 0) return;
+	const { transport } = mailer;
 	const rows = await db
 		.select()
 		.from(outbox)
 		.where(and(inArray(outbox.id, ids), eq(outbox.status, "pending")));
+	const key = rows.length > 0 ? await bodyKey(mailer) : null;
 	for (const row of rows) {
 		let result: Awaited<ReturnType<MailTransport["send"]>>;
 		try {
-			result = await transport.send(
-				{ to: row.toAddress, subject: row.subject, html: row.html, text: row.text },
-				`atrium-outbox-${row.id}`,
-			);
+			const message = await openBodies(key as CryptoKey, row);
+			result = message
+				? await transport.send({ to: row.toAddress, subject: row.subject, ...message }, `atrium-outbox-${row.id}`)
+				: // Encrypted under another key (ENCRYPTION_KEY was changed) or altered: cannot ever be sent.
+					{ ok: false, error: "body cannot be decrypted", retryable: false };
 		} catch (error) {
 			result = { ok: false, error: error instanceof Error ? error.message : String(error), retryable: true };
 		}
@@ -64,13 +98,27 @@ export async function deliverMail(db: Database, transport: MailTransport, ids: s
 				attempts,
 				lastError: result.error.slice(0, 500),
 				nextAttemptAt: new Date(Date.now() + retryDelayMs(attempts)),
+				// Failed for good: the link must not wait at rest for a delivery that will never happen.
+				...(failed ? { html: "", text: "" } : {}),
 			})
 			.where(eq(outbox.id, row.id));
 	}
 }
 
+async function openBodies(
+	key: CryptoKey,
+	row: { id: string; html: string; text: string },
+): Promise<{ html: string; text: string } | null> {
+	try {
+		const [html, text] = await Promise.all([decryptText(key, row.html, row.id), decryptText(key, row.text, row.id)]);
+		return { html, text };
+	} catch {
+		return null;
+	}
+}
+
 /** Delivers every pending message whose retry time has come (the Cron Trigger's job). */
-export async function deliverDueMail(db: Database, transport: MailTransport, limit = 50): Promise<number> {
+export async function deliverDueMail(db: Database, mailer: Mailer, limit = 50): Promise<number> {
 	const due = await db
 		.select({ id: outbox.id })
 		.from(outbox)
@@ -79,8 +127,20 @@ export async function deliverDueMail(db: Database, transport: MailTransport, lim
 		.limit(limit);
 	await deliverMail(
 		db,
-		transport,
+		mailer,
 		due.map((row) => row.id),
 	);
 	return due.length;
+}
+
+/**
+ * Gives up on pending messages whose link has expired and empties their bodies (the cron's job):
+ * such a mail could only deliver a dead link, and its body must not wait at rest. Returns how many.
+ */
+export async function expireStaleMail(db: Database, now = new Date()): Promise<number> {
+	const result = await db
+		.update(outbox)
+		.set({ status: "failed", html: "", text: "", lastError: "link expired before delivery" })
+		.where(and(ne(outbox.status, "sent"), lte(outbox.expiresAt, now), ne(outbox.html, "")));
+	return result.meta.changes;
 }

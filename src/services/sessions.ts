@@ -36,21 +36,25 @@ export type RotateResult =
 	| { ok: false; reason: "reused"; userId: string };
 
 /**
- * Spends a refresh token and issues its successor. The spend is a single conditional UPDATE, so
- * of two concurrent uses exactly one wins; presenting a spent token of a live session is treated
- * as theft and revokes that session.
+ * Spends a refresh token and issues a successor. The spend is one conditional UPDATE: a live token
+ * is stamped spent, and a token spent less than `reuseSeconds` ago (two tabs, a retried request)
+ * passes again with its original stamp, so concurrent refreshes each get their own working pair in
+ * the same session and the interval never stretches. A token spent longer ago is reuse: treated as
+ * theft, it revokes the session. The pair is only returned after the session is read back live, so
+ * a 200 never carries tokens of a session revoked in the meantime.
  */
-export async function rotateRefreshToken(db: Database, token: string): Promise<RotateResult> {
+export async function rotateRefreshToken(db: Database, token: string, reuseSeconds: number): Promise<RotateResult> {
 	const tokenHash = hashToken(token);
-	const now = new Date();
+	const now = Date.now();
+	const reusableAfter = now - reuseSeconds * 1000;
 	const spent = await db
 		.update(refreshTokens)
-		.set({ spentAt: now })
+		.set({ spentAt: sql`coalesce(${refreshTokens.spentAt}, ${now})` })
 		.where(
 			and(
 				eq(refreshTokens.tokenHash, tokenHash),
-				isNull(refreshTokens.spentAt),
-				sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now.getTime()})`,
+				sql`(${refreshTokens.spentAt} is null or ${refreshTokens.spentAt} > ${reusableAfter})`,
+				sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now})`,
 			),
 		)
 		.returning({ sessionId: refreshTokens.sessionId });
@@ -68,7 +72,7 @@ export async function rotateRefreshToken(db: Database, token: string): Promise<R
 		.innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
 		.where(eq(refreshTokens.tokenHash, tokenHash))
 		.get();
-	const live = known && known.session.revokedAt === null && known.session.expiresAt.getTime() > now.getTime();
+	const live = known && known.session.revokedAt === null && known.session.expiresAt.getTime() > now;
 	if (known?.spentAt && live) {
 		await revokeSession(db, known.session.id);
 		return { ok: false, reason: "reused", userId: known.session.userId };

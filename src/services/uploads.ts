@@ -1,5 +1,6 @@
 import { encodeHexLowerCase } from "@oslojs/encoding";
 import { type ImageType, SNIFF_BYTES, sniffImage } from "../lib/image-sniff";
+import { type StructureProblem, type StructureScanner, structureScanner } from "../lib/image-structure";
 
 /**
  * Room for multipart framing around the `image` part: boundaries, part headers (a long file name
@@ -16,7 +17,11 @@ export type Refusal =
 	| { reason: "quota_exceeded" }
 	| { reason: "invalid_form"; field: string }
 	| { reason: "precondition_failed" }
-	| { reason: "not_found" };
+	| { reason: "not_found" }
+	/** The account was deleted while its upload streamed. */
+	| { reason: "account_gone" }
+	/** The client went away (or broke its body) before the upload was complete. */
+	| { reason: "client_gone" };
 
 /** The bytes of an upload as they arrive, before anything has looked at them. */
 export type UploadSource = {
@@ -39,6 +44,9 @@ export type InspectedUpload = {
 	filename: string | null;
 	/** Chunks already read from `reader` to sniff the type; they are sent first. */
 	prefix: Uint8Array[];
+	/** Checks the whole file's structure as it streams (image data present, every frame within the limit). */
+	structure: StructureScanner;
+	maxPixels: number;
 	reader: ReadableStreamDefaultReader<Uint8Array>;
 };
 
@@ -152,7 +160,14 @@ export async function inspectUpload(source: UploadSource, maxPixels: number): Pr
 	const prefix: Uint8Array[] = [];
 	let read = 0;
 	while (read < SNIFF_BYTES) {
-		const { done, value } = await reader.read();
+		let chunk: ReadableStreamReadResult<Uint8Array>;
+		try {
+			chunk = await reader.read();
+		} catch {
+			// The request body broke: the client went away. Its fault, not the platform's.
+			return refuse({ reason: "client_gone" });
+		}
+		const { done, value } = chunk;
 		if (done) break;
 		prefix.push(value);
 		read += value.byteLength;
@@ -179,6 +194,8 @@ export async function inspectUpload(source: UploadSource, maxPixels: number): Pr
 			length: source.length,
 			filename: source.filename,
 			prefix,
+			structure: structureScanner(sniffed.type, maxPixels),
+			maxPixels,
 			reader,
 		},
 	};
@@ -213,6 +230,12 @@ export type StoreOptions = {
 	customMetadata?: Record<string, string>;
 	/** R2 condition for the write, e.g. that the object still has the etag the caller validated. */
 	onlyIf?: R2Conditional;
+	/**
+	 * Called once with the exact size, after the limits passed and before the put starts (before a
+	 * byte is streamed when the length is declared, after collecting a chunked body otherwise): a
+	 * refusal stops the upload with nothing written.
+	 */
+	reserve?: (length: number) => Promise<Refusal | null>;
 };
 
 /**
@@ -236,6 +259,13 @@ export async function storeUpload(
 		await upload.reader.cancel().catch(() => {});
 		return refuse(refusalFor(upload.length));
 	}
+	if (upload.length !== null && options.reserve) {
+		const refused = await options.reserve(upload.length);
+		if (refused) {
+			await upload.reader.cancel().catch(() => {});
+			return refuse(refused);
+		}
+	}
 
 	const digest = new crypto.DigestStream("SHA-256");
 	const digestWriter = digest.getWriter();
@@ -245,16 +275,54 @@ export async function storeUpload(
 	const counted = new ReadableStream<Uint8Array>(
 		{
 			async pull(controller) {
-				const next = pending.shift() ?? (await upload.reader.read()).value;
+				let next = pending.shift();
 				if (next === undefined) {
+					try {
+						next = (await upload.reader.read()).value;
+					} catch (cause) {
+						// A client that disconnects mid-upload is not an infrastructure failure (no 503).
+						refusal = { reason: "client_gone" };
+						controller.error(cause);
+						return;
+					}
+				}
+				if (next === undefined) {
+					if (upload.length !== null && size < upload.length) {
+						// The body ended short of its Content-Length: the client went away mid-upload.
+						refusal = { reason: "client_gone" };
+						controller.error(new Error("upload body ended early"));
+						return;
+					}
+					// Checked before the body closes: an erroring body never commits the put.
+					const problem = upload.structure.finish();
+					if (problem) {
+						refusal = structureRefusal(problem, upload.maxPixels);
+						controller.error(new Error("upload refused by its structure"));
+						return;
+					}
 					await digestWriter.close();
 					controller.close();
+					return;
+				}
+				const problem = upload.structure.push(next);
+				if (problem) {
+					refusal = structureRefusal(problem, upload.maxPixels);
+					controller.error(new Error("upload refused by its structure"));
+					await upload.reader.cancel().catch(() => {});
 					return;
 				}
 				size += next.byteLength;
 				if (size > limit) {
 					refusal = refusalFor(size);
 					controller.error(new Error("upload over its limit"));
+					await upload.reader.cancel().catch(() => {});
+					return;
+				}
+				// With a known length R2 may commit as soon as the last byte arrives: judge the file before it does.
+				const last = upload.length !== null && size === upload.length ? upload.structure.finish() : null;
+				if (last) {
+					refusal = structureRefusal(last, upload.maxPixels);
+					controller.error(new Error("upload refused by its structure"));
 					await upload.reader.cancel().catch(() => {});
 					return;
 				}
@@ -277,6 +345,10 @@ export async function storeUpload(
 			throw cause;
 		}
 		length = size;
+		if (options.reserve) {
+			const refused = await options.reserve(length);
+			if (refused) return refuse(refused);
+		}
 		body = streamOf(chunks);
 	}
 
@@ -303,6 +375,12 @@ export async function storeUpload(
 	await piping;
 	const sha256 = encodeHexLowerCase(new Uint8Array(await digest.digest));
 	return { ok: true, value: { etag: object.etag, size: object.size, sha256, uploaded: object.uploaded } };
+}
+
+function structureRefusal(problem: StructureProblem, maxPixels: number): Refusal {
+	return problem.problem === "frame_too_large"
+		? { reason: "dimensions_too_large", limit: maxPixels }
+		: { reason: "unsupported_type" };
 }
 
 /**

@@ -80,12 +80,6 @@ export async function authenticate(db: Database, email: string, password: string
 	return { ok: true, user };
 }
 
-/** Sets a new password hash. */
-export async function setPassword(db: Database, userId: string, password: string): Promise<void> {
-	const passwordHash = await hashPassword(password);
-	await db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
-}
-
 /** Updates the editable profile fields. */
 export async function updateProfile(
 	db: Database,

@@ -101,13 +101,52 @@ export function confirmEmailEffect(db: Database) {
 	];
 }
 
-/** Effect: set the spending user's password hash and revoke all of their sessions. */
+/**
+ * Effect: set the spending user's password hash, revoke all of their sessions, end every other
+ * outstanding reset link, and confirm the email (following the link proved the mailbox).
+ */
 export function resetPasswordEffect(db: Database, passwordHash: string) {
-	return (spentBy: ReturnType<typeof spentBySubquery>) => [
-		db.update(users).set({ passwordHash, updatedAt: new Date() }).where(sql`${users.id} = ${spentBy}`),
-		db
-			.update(sessions)
-			.set({ revokedAt: new Date() })
-			.where(and(sql`${sessions.userId} = ${spentBy}`, isNull(sessions.revokedAt))),
-	];
+	return (spentBy: ReturnType<typeof spentBySubquery>) => {
+		const now = new Date();
+		return [
+			db
+				.update(users)
+				.set({
+					passwordHash,
+					emailConfirmedAt: sql`coalesce(${users.emailConfirmedAt}, ${now.getTime()})`,
+					updatedAt: now,
+				})
+				.where(sql`${users.id} = ${spentBy}`),
+			db
+				.update(sessions)
+				.set({ revokedAt: now })
+				.where(and(sql`${sessions.userId} = ${spentBy}`, isNull(sessions.revokedAt))),
+			// The spent token itself keeps its row (spent_at is set), so replaying it still reads as spent.
+			db
+				.delete(verificationTokens)
+				.where(
+					and(
+						sql`${verificationTokens.userId} = ${spentBy}`,
+						eq(verificationTokens.purpose, "reset_password"),
+						isNull(verificationTokens.spentAt),
+					),
+				),
+		];
+	};
+}
+
+/**
+ * Statement ending every outstanding password-reset link of a user: part of any password change,
+ * so a link mailed before the change cannot take the account back.
+ */
+export function endResetLinks(db: Database, userId: string) {
+	return db
+		.delete(verificationTokens)
+		.where(
+			and(
+				eq(verificationTokens.userId, userId),
+				eq(verificationTokens.purpose, "reset_password"),
+				isNull(verificationTokens.spentAt),
+			),
+		);
 }

@@ -21,13 +21,19 @@ export type ImageJson = {
 export const LIMITS = { maxBytes: 1_048_576, maxPixels: 50_000_000, quotaBytes: 2_000_000, quotaImages: 20 };
 
 /**
- * A PNG signature and a valid IHDR for `width` x `height`, padded to `size` bytes with `fill`.
- * The server only reads headers, so this is a "valid" image of any dimensions and size.
+ * A PNG signature and a valid IHDR for `width` x `height`, then one IDAT chunk whose data is `fill`
+ * bytes, `size` bytes in all (at least 46). The server reads headers and walks the chunk structure
+ * (it must hold image data) but never decodes, so this is a "valid" image of any dimensions and size.
  */
 export function pngOf(width: number, height: number, size = 64, fill = 0): Uint8Array {
 	const head = pngHead(width, height);
-	const bytes = new Uint8Array(Math.max(size, head.length)).fill(fill);
+	const total = Math.max(size, head.length + 13);
+	const bytes = new Uint8Array(total).fill(fill);
 	bytes.set(head);
+	const dataLength = total - head.length - 12;
+	new DataView(bytes.buffer).setUint32(head.length, dataLength);
+	bytes.set([0x49, 0x44, 0x41, 0x54], head.length + 4); // "IDAT"
+	// The CRC (last 4 bytes) stays `fill`: nothing on the server checks a data chunk's CRC.
 	return bytes;
 }
 

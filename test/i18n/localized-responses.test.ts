@@ -123,7 +123,9 @@ describe("localized responses", () => {
 			const mail = await waitForMail(email);
 			expect(mail.subject).toBe("Atrium のメールアドレスをご確認ください");
 			expect(mail.html).toContain('<html lang="ja" dir="ltr">');
-			expect(mail.text).toContain("Aiko 様");
+			// Unconfirmed address: the greeting names the address, never the name typed at registration.
+			expect(mail.text).toContain(`${email} 様`);
+			expect(mail.text).not.toContain("Aiko");
 			expect(mail.text).toContain(translate("ja", "email.confirm.intro", { app: APP }));
 			expect(mail.text).toContain(translate("ja", "email.footer", { app: APP }));
 			expect(mail.text).toMatch(/このリンクの有効期限は \d+ 分で、使用できるのは 1 回のみです。/);

@@ -28,7 +28,8 @@ describe("confirmation: happy path", () => {
 		const mail = await waitForMail(email);
 		expect(mail.to).toEqual(email);
 		expect(mail.subject).toBe("Confirm your email address for Atrium");
-		expect(mail.text).toMatch(/^Hello Ada,/);
+		// The address is not confirmed yet: the greeting names the address, never the typed-in name.
+		expect(mail.text.startsWith(`Hello ${email},`)).toBe(true);
 		expect(mail.text).toMatch(/https:\/\/atrium\.test\/v1\/auth\/confirm\?token=[A-Za-z0-9_-]{43}\b/);
 		expect(mail.html).toContain('href="https://atrium.test/v1/auth/confirm?token=');
 		expect(mail.text).not.toContain("evil.example");
@@ -194,8 +195,11 @@ describe("delivery through the outbox", () => {
 		}
 		vi.useRealTimers();
 		await vi.waitFor(async () => {
-			const row = await env.DB.prepare("select status, attempts from outbox where to_address = ?").bind(email).first();
-			expect(row).toEqual({ status: "failed", attempts: 8 });
+			// Given up on (its 30-minute link expired long before the eighth attempt), with nothing left at rest.
+			const row = await env.DB.prepare("select status, html, text from outbox where to_address = ?")
+				.bind(email)
+				.first();
+			expect(row).toEqual({ status: "failed", html: "", text: "" });
 		});
 		const user = await env.DB.prepare("select count(*) as n from users where email = ?")
 			.bind(email)

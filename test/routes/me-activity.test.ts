@@ -4,6 +4,7 @@ import { PASSWORD, expectProblem, login, register, send, signedInUser, uniqueEma
 import { type ImageJson, pngOf, postRaw, uploadImage } from "../helpers/images";
 import { CookieJar, FakeIdentityProviders, callback, fakeUser, loginWith } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
+import { ageRefreshRotation } from "../helpers/sessions";
 
 type ActivityEvent = {
 	id: string;
@@ -53,6 +54,7 @@ describe("GET /v1/me/activity", () => {
 		// Reuse of a spent refresh token.
 		const rotated = await send("POST", "/v1/auth/refresh", { body: { refresh_token: first.refresh_token } });
 		expect(rotated.status).toBe(200);
+		await ageRefreshRotation(first.refresh_token);
 		await send("POST", "/v1/auth/refresh", { body: { refresh_token: first.refresh_token } });
 		const { access_token } = await login(email);
 		const changed = await send("PUT", "/v1/me/password", {
