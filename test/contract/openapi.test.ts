@@ -423,6 +423,15 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			token: (await signedInUser()).token,
 			json: { current_password: PASSWORD, new_password: "another long passphrase" },
 		}),
+		// A wrong current password counts against the account's login-failure limit.
+		429: async () => ({
+			method: "PUT",
+			path: "/v1/me/password",
+			token: (await signedInUser()).token,
+			json: { current_password: "not the password", new_password: "another long passphrase" },
+			vars: { RATE_LIMIT_LOGIN_ACCOUNT: "1/3600" },
+			repeat: 2,
+		}),
 	},
 	"GET /v1/me/activity": {
 		200: async () => ({ method: "GET", path: "/v1/me/activity", token: (await signedInUser()).token }),
