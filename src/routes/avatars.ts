@@ -16,6 +16,7 @@ import {
 	IMAGE_BYTES,
 	UPLOAD_BODY,
 	UPLOAD_ERRORS,
+	downloadHeaders,
 	imageStore,
 	receiveUpload,
 	refusalError,
@@ -91,6 +92,7 @@ const getRoute = createRoute({
 		query: z.object({
 			v: z.string().optional().meta({ description: "The avatar's etag, as in avatar_url: cached for a year" }),
 		}),
+		headers: downloadHeaders.pick({ "if-none-match": true }),
 	},
 	responses: {
 		200: { description: "The bytes", headers: DOWNLOAD_HEADERS, content: IMAGE_BYTES },

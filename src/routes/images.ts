@@ -76,6 +76,12 @@ export const PARTIAL_CONTENT = {
 	content: IMAGE_BYTES,
 };
 
+/** Conditional and partial downloads (documented only: any value is accepted, odd ones are ignored). */
+export const downloadHeaders = z.object({
+	"if-none-match": z.string().optional().meta({ description: "An ETag seen before: 304 while it still matches" }),
+	range: z.string().optional().meta({ description: "One byte range, e.g. bytes=0-1023" }),
+});
+
 const downloadRoute = createRoute({
 	method: "get",
 	path: "/{id}/content",
@@ -83,7 +89,7 @@ const downloadRoute = createRoute({
 	summary: "Image bytes (ETag/If-None-Match, single byte ranges)",
 	tags: ["images"],
 	...BEARER,
-	request: { params: idParam },
+	request: { params: idParam, headers: downloadHeaders },
 	responses: {
 		200: { description: "The bytes", headers: DOWNLOAD_HEADERS, content: IMAGE_BYTES },
 		206: PARTIAL_CONTENT,
