@@ -86,6 +86,7 @@ export function createApp() {
 						title: "Atrium API",
 						version: "1.1.0",
 						description: "Accounts and images for the edge. Errors are RFC 9457 problem+json with a stable `code`.",
+						license: { name: "MIT", url: "https://opensource.org/license/mit" },
 					},
 					servers: [{ url: serverUrl }],
 					tags: TAGS,
