@@ -181,6 +181,8 @@ try {
 				.split("\n")
 				.filter((line) => /"level":"error"|hung|canceled/.test(line));
 			for (const line of errors.slice(0, 5)) console.log(`  worker error: ${line.slice(0, 400)}`);
+			const sample = results.find((res) => res.status === 0 || res.status >= 500);
+			if (sample) console.log(`  first failed answer: ${sample.status} ${sample.text.slice(0, 300)}`);
 		}
 		const stats = await hashStats(server.url);
 		lines.push(

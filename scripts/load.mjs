@@ -137,7 +137,7 @@ async function runUser(server, index, deadline) {
 		targets.map((id) =>
 			call(server.url, "PUT", `/v1/images/${id}/content`, {
 				token: access,
-				body: randomPng(40 * 1024),
+				body: randomPng(64 * 1024),
 				type: "image/png",
 			}),
 		),

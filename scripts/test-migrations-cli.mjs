@@ -123,17 +123,33 @@ try {
 		assert(text.out.includes(`current: ${head} (applied `) && text.out.includes("up to date"), text.out);
 	});
 
-	check("db:rollback undoes one step: last_login_at goes, the user and the session stay", () => {
+	check("db:rollback undoes one step: the newest migration goes, the user and the session stay", () => {
+		sql(
+			root,
+			state,
+			"INSERT INTO users (id, email, locale, last_login_at, updated_at) VALUES ('u0', 'z@example.com', 'en', 1700000000000, 1700000000000);",
+		);
+		const result = db(["rollback", "--persist-to", state]);
+		assertSucceeded(result, "db:rollback");
+		assert(result.out.includes(`rolled back ${head}`) && result.out.includes(`now at ${names.at(-2)}`), result.out);
+		assertEqual(statusOf(root, state).current, names.at(-2), "current after one step");
+		assertEqual(sql(root, state, "SELECT id FROM users WHERE id = 'u0'")[0], [{ id: "u0" }], "users");
+		sql(root, state, "DELETE FROM users WHERE id = 'u0';");
+		assertSucceeded(db(["migrate", "--persist-to", state]), "db:migrate");
+		assertEqual(statusOf(root, state).current, head, "current");
+	});
+
+	check("db:rollback --to 0000 undoes 0001: last_login_at goes, the user and the session stay", () => {
 		sql(
 			root,
 			state,
 			"INSERT INTO users (id, email, locale, last_login_at, updated_at) VALUES ('u1', 'a@example.com', 'en', 1700000000000, 1700000000000);" +
 				"INSERT INTO sessions (id, user_id, expires_at) VALUES ('s1', 'u1', 1800000000000);",
 		);
-		const result = db(["rollback", "--persist-to", state]);
-		assertSucceeded(result, "db:rollback");
-		assert(result.out.includes(`rolled back ${head}`) && result.out.includes(`now at ${names.at(-2)}`), result.out);
-		assertEqual(statusOf(root, state).current, names.at(-2), "current after one step");
+		const result = db(["rollback", "--to", names[0].split("_")[0], "--persist-to", state]);
+		assertSucceeded(result, "db:rollback --to 0000");
+		assert(result.out.includes(`now at ${names[0]}`), result.out);
+		assertEqual(statusOf(root, state).current, names[0], "current after rolling back to 0000");
 		assert(!columnsOf(root, state, "users").includes("last_login_at"), "last_login_at still there");
 		assertEqual(sql(root, state, "SELECT id, email FROM users")[0], [{ id: "u1", email: "a@example.com" }], "users");
 		assertEqual(sql(root, state, "SELECT id, user_id FROM sessions")[0], [{ id: "s1", user_id: "u1" }], "sessions");
