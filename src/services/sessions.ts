@@ -50,7 +50,9 @@ export async function rotateRefreshToken(db: Database, token: string): Promise<R
 			and(
 				eq(refreshTokens.tokenHash, tokenHash),
 				isNull(refreshTokens.spentAt),
-				sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now.getTime()})`,
+				// Correlated on the token's own session: an uncorrelated `in (select ...)` makes SQLite
+				// build the list of every live session first, a full scan (test/db/query-plans.test.ts).
+				sql`exists (select 1 from ${sessions} where ${sessions.id} = ${refreshTokens.sessionId} and ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now.getTime()})`,
 			),
 		)
 		.returning({ sessionId: refreshTokens.sessionId });
