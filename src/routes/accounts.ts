@@ -31,7 +31,7 @@ accountRoutes.get(
 	"/",
 	doc({ summary: "List linked sign-in providers", tags: ["OAuth"], auth: true, responses: { 200: "Linked accounts" } }),
 	async (c) => {
-		const accounts = await listLinkedAccounts(c.get("db"), c.get("auth").user.id);
+		const accounts = await listLinkedAccounts(c.get("dbRead"), c.get("auth").user.id);
 		return c.json({
 			accounts: accounts.map((account) => ({
 				provider: account.provider,

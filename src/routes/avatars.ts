@@ -75,7 +75,7 @@ avatarRoutes.get(
 	}),
 	async (c) => {
 		const userId = c.req.param("id");
-		const avatar = await findAvatar(c.get("db"), userId);
+		const avatar = await findAvatar(c.get("dbRead"), userId);
 		if (!avatar) throw new AppError("avatar_not_found");
 		const versioned = c.req.query("v") === avatar.etag;
 		const result = await downloadObject(c.env.IMAGES, avatarKey(userId), c.req.raw.headers, {

@@ -141,7 +141,7 @@ imageRoutes.get(
 	validate("query", listQuery),
 	async (c) => {
 		const { limit, cursor } = c.req.valid("query");
-		const page = await listImages(c.get("db"), c.get("auth").user.id, { limit, after: cursor });
+		const page = await listImages(c.get("dbRead"), c.get("auth").user.id, { limit, after: cursor });
 		const appUrl = c.get("config").appUrl;
 		return c.json({
 			images: page.images.map((image) => presentImage(image, appUrl)),
@@ -154,7 +154,7 @@ imageRoutes.get(
 	"/:id",
 	doc({ summary: "Image metadata", tags: ["images"], auth: true, responses: { 404: "image_not_found" } }),
 	async (c) => {
-		const image = await findOwnedImage(c.get("db"), c.get("auth").user.id, c.req.param("id"));
+		const image = await findOwnedImage(c.get("dbRead"), c.get("auth").user.id, c.req.param("id"));
 		if (!image) throw new AppError("image_not_found");
 		return c.json(presentImage(image, c.get("config").appUrl));
 	},

@@ -91,7 +91,7 @@ meRoutes.get(
 	doc({ summary: "Your recent security events, newest first", tags: ["accounts"], auth: true }),
 	validate("query", activityQuery),
 	async (c) => {
-		const events = await listEvents(c.get("db"), c.get("auth").user.id, c.req.valid("query").limit);
+		const events = await listEvents(c.get("dbRead"), c.get("auth").user.id, c.req.valid("query").limit);
 		return c.json({ events: events.map(presentEvent) }, 200, { "Cache-Control": "no-store" });
 	},
 );
@@ -100,7 +100,7 @@ meRoutes.get(
 	"/export",
 	doc({ summary: "Download everything stored about you (JSON)", tags: ["accounts"], auth: true }),
 	async (c) => {
-		const data = await exportUserData(c.get("db"), c.get("auth").user, c.get("config").appUrl);
+		const data = await exportUserData(c.get("dbRead"), c.get("auth").user, c.get("config").appUrl);
 		const filename = `atrium-export-${data.exported_at.slice(0, 10)}.json`;
 		return c.json(data, 200, {
 			"Content-Disposition": `attachment; filename="${filename}"`,
