@@ -286,6 +286,22 @@ describe("query plans: happy", () => {
 	});
 });
 
+describe("query plans: keyset pages", () => {
+	it("starts the next page of images at the cursor in the index, not at the user's newest image", async () => {
+		const { token } = await signedInUser();
+		for (const width of [2, 3, 4]) await uploadImage(token, pngOf(width, 2));
+		const first = (await (await send("GET", "/v1/images?limit=1", { token })).json()) as { next_cursor: string };
+		recorder.clear();
+		expect((await send("GET", `/v1/images?limit=1&cursor=${first.next_cursor}`, { token })).status).toBe(200);
+		const page = recorder.statements.find(({ sql }) => /from "images"/.test(sql) && / limit \?$/.test(sql));
+		expect(page).toBeDefined();
+		const plan = await planOf(page?.sql ?? "");
+		expect(plan.map((row) => row.detail)).toContainEqual(
+			expect.stringMatching(/\(user_id=\? AND \(created_at,id\)<\(\?,\?\)\)/),
+		);
+	});
+});
+
 describe("query plans: errors", () => {
 	it("reports a lookup on an unindexed column as a full scan", async () => {
 		expect(fullScanIn(await planOf(`select id from audit_events where type = ?`))).toBe("SCAN audit_events");
