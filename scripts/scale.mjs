@@ -16,6 +16,8 @@
 // steps onto the next user's first entry to find its end.) Knobs (environment): SCALE_USERS
 // (default 100000), SCALE_IMAGES (default 1000000). Only loopback is ever contacted.
 import { randomBytes } from "node:crypto";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { pngHead } from "./lib/png.mjs";
 import { runWrangler, startWranglerDev, waitForOutput } from "./lib/wrangler-dev.mjs";
 
@@ -37,17 +39,20 @@ const VARS = {
 	REQUEST_LOG: "off",
 };
 
-/** Seeding statements: ids sort like real ones would not, which no plan depends on. */
+/** Seeding statements. Ids are shorter than real ones (17 against 24 characters) and sort apart from them. */
 function seedStatements(users, images) {
 	const n = (count) => `with recursive n(i) as (select 1 union all select i + 1 from n where i < ${count})`;
 	const user = "printf('seed-user-%07d', i)";
 	const far = Date.UTC(2100, 0, 1);
+	// Values as long as real ones (etags, hashes, password hashes), so the database size is telling.
+	const hex = (bytes) => `lower(hex(randomblob(${bytes})))`;
+	const hash = `'scrypt$16384$8$5$' || ${hex(16)} || '$' || ${hex(32)}`;
 	return [
 		`insert into users (id, email, locale, password_hash, email_confirmed_at, updated_at)
-		 ${n(users)} select ${user}, printf('seed-%07d@seed.test', i), 'en', 'scrypt$seeded', 0, 0 from n`,
+		 ${n(users)} select ${user}, printf('seed-%07d@seed.test', i), 'en', ${hash}, 0, 0 from n`,
 		`insert into sessions (id, user_id, expires_at) ${n(users)} select printf('seed-session-%07d', i), ${user}, ${far} from n`,
 		`insert into refresh_tokens (token_hash, session_id)
-		 ${n(users)} select printf('seed-refresh-%07d', i), printf('seed-session-%07d', i) from n`,
+		 ${n(users)} select ${hex(32)}, printf('seed-session-%07d', i) from n`,
 		`insert into audit_events (id, user_id, type)
 		 ${n(users * 3)} select printf('seed-event-%08d', i), printf('seed-user-%07d', (i - 1) / 3 + 1), 'login' from n`,
 		`insert into rate_limits (key, count, reset_at) ${n(users)} select printf('seed:%07d', i), 1, ${far} from n`,
@@ -55,7 +60,7 @@ function seedStatements(users, images) {
 		 ${n(users)} select printf('seed-mail-%07d', i), printf('seed-%07d@seed.test', i), 's', 'h', 't', 'sent', 0 from n`,
 		`insert into images (id, user_id, filename, content_type, size, width, height, etag, sha256, updated_at)
 		 ${n(images)} select printf('seed-image-%08d', i), printf('seed-user-%07d', (i - 1) % ${users} + 1),
-		 'seed.png', 'image/png', 2048, 16, 16, 'etag', 'sha256', 0 from n`,
+		 printf('IMG_%08d.jpg', i), 'image/jpeg', 2048, 16, 16, ${hex(16)}, ${hex(32)}, 0 from n`,
 	];
 }
 
@@ -77,7 +82,23 @@ function seed(state, size) {
 	]);
 	const [{ results }] = JSON.parse(counted);
 	const seconds = ((performance.now() - started) / 1000).toFixed(1);
-	console.error(`seeded ${results[0].users} users and ${results[0].images} images in ${seconds} s`);
+	const megabytes = (sqliteBytes(state) / 1024 / 1024).toFixed(1);
+	sizes.push(`${results[0].users} users and ${results[0].images} images: ${megabytes} MB of SQLite`);
+	console.error(`seeded ${results[0].users} users and ${results[0].images} images in ${seconds} s (${megabytes} MB)`);
+}
+
+/** Database sizes seen after seeding, for the report. */
+const sizes = [];
+
+/** Bytes of the SQLite files (D1's local storage) under a state folder. */
+function sqliteBytes(dir) {
+	let total = 0;
+	for (const entry of readdirSync(dir, { withFileTypes: true })) {
+		const path = join(dir, entry.name);
+		if (entry.isDirectory()) total += sqliteBytes(path);
+		else if (/\.sqlite(-wal)?$/.test(entry.name)) total += statSync(path).size;
+	}
+	return total;
 }
 
 function png() {
@@ -254,4 +275,5 @@ console.log(
 		? `\nflat: every figure is the same with ${tenth.users} and ${USERS} users (${tenth.images} and ${IMAGES} images)`
 		: `\n${grew} request(s) grew between ${tenth.users} and ${USERS} users`,
 );
+console.log(`\nDatabase size after seeding (local D1, before the probe): ${sizes.join("; ")}`);
 process.exitCode = grew === 0 ? 0 : 1;
