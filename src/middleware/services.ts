@@ -7,6 +7,9 @@ import type { AppEnv } from "../types";
 /** Carries a D1 bookmark both ways: the freshest state the client has seen, and this response's. */
 export const BOOKMARK_HEADER = "X-D1-Bookmark";
 
+/** Responses under this prefix carry no bookmark (see `provideServices`). */
+const NO_BOOKMARK_PREFIX = "/v1/auth/";
+
 // One transport per configuration and isolate: building a Resend client on every request is waste.
 const transports = new WeakMap<Config, MailTransport>();
 
@@ -34,6 +37,10 @@ export const provideServices = () =>
 		c.set("mail", mailTransportFor(config));
 		const session = c.env.DB.withSession(sessionStart(c.req.header(BOOKMARK_HEADER)));
 		await withD1Session(c.env.DB, session, next);
+		// A bookmark counts the database's commits, so on sign-up, sign-in and the mailed-link flows it
+		// would tell an account that exists (fewer writes) from one that does not; those answers must
+		// not differ. Nothing read after them needs it.
+		if (c.req.path.startsWith(NO_BOOKMARK_PREFIX)) return;
 		// Null only when the request sent nothing to D1 and brought no bookmark: there is none to give.
 		const bookmark = session.getBookmark();
 		if (bookmark) c.header(BOOKMARK_HEADER, bookmark);

@@ -167,6 +167,20 @@ describe("read replicas: errors", () => {
 });
 
 describe("read replicas: security", () => {
+	it("gives no bookmark on sign-up, sign-in and mailed-link answers, whose commits would tell accounts apart", async () => {
+		const { email, password, tokens } = await signedInUser();
+		const answers = [
+			await send("POST", "/v1/auth/register", { body: { email, password } }),
+			await send("POST", "/v1/auth/register", { body: { email: `new-${email}`, password } }),
+			await send("POST", "/v1/auth/login", { body: { email, password } }),
+			await send("POST", "/v1/auth/login", { body: { email: `unknown-${email}`, password } }),
+			await send("POST", "/v1/auth/password/forgot", { body: { email } }),
+			await send("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } }),
+		];
+		expect(answers.map((res) => res.status)).toEqual([202, 202, 200, 401, 202, 200]);
+		for (const res of answers) expect(res.headers.has("X-D1-Bookmark")).toBe(false);
+	});
+
 	it("logout bites at once for a client holding an older bookmark", async () => {
 		const { token } = await signedInUser();
 		const bookmark = bookmarkOf(await send("GET", "/v1/images", { token }));

@@ -45,3 +45,54 @@ export function recordD1(): D1Recorder {
 		},
 	};
 }
+
+/** What a test puts in place of `prepare`: gets the query and the original `prepare` of the handle used. */
+export type PrepareInterceptor = (
+	query: string,
+	prepare: (query: string) => D1PreparedStatement,
+) => D1PreparedStatement;
+
+/**
+ * Replaces `prepare` on the D1 binding and on every D1 session with `intercept`, for fault
+ * injection: the app sends its writes and stale-tolerant reads through a per-request session
+ * (src/db/client.ts), so spying on `env.DB.prepare` alone would miss them. Returns the restore
+ * function; `vi.restoreAllMocks()` restores it as well.
+ */
+export function interceptPrepare(intercept: PrepareInterceptor): () => void {
+	const sessionProto: Pick<D1DatabaseSession, "prepare"> = Object.getPrototypeOf(env.DB.withSession());
+	// A second interceptor replaces the first instead of wrapping it.
+	for (const method of [env.DB.prepare, sessionProto.prepare]) if (vi.isMockFunction(method)) method.mockRestore();
+	const prepareOnSession = sessionProto.prepare;
+	const prepareOnDatabase = env.DB.prepare.bind(env.DB);
+	const spies = [
+		vi.spyOn(env.DB, "prepare").mockImplementation((query: string) => intercept(query, prepareOnDatabase)),
+		vi.spyOn(sessionProto, "prepare").mockImplementation(function (this: D1DatabaseSession, query: string) {
+			return intercept(query, (sql) => prepareOnSession.call(this, sql));
+		}),
+	];
+	return () => {
+		for (const spy of spies) spy.mockRestore();
+	};
+}
+
+/**
+ * Makes the next D1 batch, on the binding or on any session, reject with `error` as an outage
+ * would, before it takes effect. `vi.restoreAllMocks()` undoes it.
+ */
+export function failNextBatch(error: Error): void {
+	const sessionProto: Pick<D1DatabaseSession, "batch"> = Object.getPrototypeOf(env.DB.withSession());
+	// A second call replaces the first one's spies instead of wrapping them.
+	for (const method of [env.DB.batch, sessionProto.batch]) if (vi.isMockFunction(method)) method.mockRestore();
+	const batchOnSession = sessionProto.batch;
+	const batchOnDatabase = env.DB.batch.bind(env.DB);
+	let failed = false;
+	const failOnce = <T>(batch: () => Promise<D1Result<T>[]>): Promise<D1Result<T>[]> => {
+		if (failed) return batch();
+		failed = true;
+		return Promise.reject(error);
+	};
+	vi.spyOn(env.DB, "batch").mockImplementation((statements) => failOnce(() => batchOnDatabase(statements)));
+	vi.spyOn(sessionProto, "batch").mockImplementation(function (this: D1DatabaseSession, statements) {
+		return failOnce(() => batchOnSession.call(this, statements));
+	});
+}
