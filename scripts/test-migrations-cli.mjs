@@ -123,7 +123,7 @@ try {
 		assert(text.out.includes(`current: ${head} (applied `) && text.out.includes("up to date"), text.out);
 	});
 
-	check("db:rollback undoes one step: last_login_at goes, the user and the session stay", () => {
+	check("db:rollback undoes one step at a time: past add_last_login_at the column goes, the rows stay", () => {
 		sql(
 			root,
 			state,
@@ -134,6 +134,12 @@ try {
 		assertSucceeded(result, "db:rollback");
 		assert(result.out.includes(`rolled back ${head}`) && result.out.includes(`now at ${names.at(-2)}`), result.out);
 		assertEqual(statusOf(root, state).current, names.at(-2), "current after one step");
+		// Later migrations sit on top of add_last_login_at: step back until it is undone too.
+		const lastLogin = names.findIndex((name) => name.includes("_add_last_login_at"));
+		for (let step = names.length - 2; step >= lastLogin; step--) {
+			assertSucceeded(db(["rollback", "--persist-to", state]), "db:rollback");
+		}
+		assertEqual(statusOf(root, state).current, names[lastLogin - 1], "current before add_last_login_at");
 		assert(!columnsOf(root, state, "users").includes("last_login_at"), "last_login_at still there");
 		assertEqual(sql(root, state, "SELECT id, email FROM users")[0], [{ id: "u1", email: "a@example.com" }], "users");
 		assertEqual(sql(root, state, "SELECT id, user_id FROM sessions")[0], [{ id: "s1", user_id: "u1" }], "sessions");
