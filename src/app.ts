@@ -121,8 +121,24 @@ function corsFor(config: Config): MiddlewareHandler {
 		middleware = cors({
 			origin: config.CORS_ORIGINS,
 			allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-			allowHeaders: ["Authorization", "Content-Type", "Accept-Language", "If-Match", "If-None-Match", "Range"],
-			exposeHeaders: ["Location", "ETag", "X-Request-Id", "Retry-After", "Content-Language", "WWW-Authenticate"],
+			allowHeaders: [
+				"Authorization",
+				"Content-Type",
+				"Accept-Language",
+				"If-Match",
+				"If-None-Match",
+				"Range",
+				"X-D1-Bookmark",
+			],
+			exposeHeaders: [
+				"Location",
+				"ETag",
+				"X-Request-Id",
+				"Retry-After",
+				"Content-Language",
+				"WWW-Authenticate",
+				"X-D1-Bookmark",
+			],
 			maxAge: 600,
 		});
 		corsByConfig.set(config, middleware);

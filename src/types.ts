@@ -22,7 +22,10 @@ export type AppEnv = {
 	Bindings: Cloudflare.Env;
 	Variables: {
 		config: Config;
+		/** Current reads (authentication, revocation, read-then-write) and every write: the primary. */
 		db: Database;
+		/** Reads that may be slightly stale (lists, metadata): D1 may answer them from a read replica. */
+		dbRead: Database;
 		mail: Mailer;
 		requestId: string;
 		lang: string;

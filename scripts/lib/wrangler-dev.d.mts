@@ -12,7 +12,10 @@ export const root: string;
 export const wrangler: string;
 export function freePort(): Promise<number>;
 export function runWrangler(args: string[]): string;
-export function startWranglerDev(vars?: Record<string, string>): Promise<DevServer>;
+export function startWranglerDev(
+	vars?: Record<string, string>,
+	options?: { beforeStart?: (state: string) => void },
+): Promise<DevServer>;
 export function waitForOutput(
 	server: DevServer,
 	pattern: RegExp,

@@ -102,7 +102,12 @@ export const outbox = sqliteTable(
 		sentAt: integer("sent_at", { mode: "timestamp_ms" }),
 		createdAt: createdAt(),
 	},
-	(t) => [index("outbox_due_idx").on(t.status, t.nextAttemptAt), index("outbox_user_idx").on(t.userId)],
+	(t) => [
+		index("outbox_due_idx").on(t.status, t.nextAttemptAt),
+		index("outbox_user_idx").on(t.userId),
+		// The cron empties bodies past their link's expiry; without it that update reads every row.
+		index("outbox_expires_idx").on(t.expiresAt),
+	],
 );
 
 export const images = sqliteTable(
@@ -149,11 +154,16 @@ export const oauthAccounts = sqliteTable(
 );
 
 /** Fixed-window counters shared by every isolate (an in-memory map would not be). */
-export const rateLimits = sqliteTable("rate_limits", {
-	key: text("key").primaryKey(),
-	count: integer("count").notNull(),
-	resetAt: integer("reset_at", { mode: "timestamp_ms" }).notNull(),
-});
+export const rateLimits = sqliteTable(
+	"rate_limits",
+	{
+		key: text("key").primaryKey(),
+		count: integer("count").notNull(),
+		resetAt: integer("reset_at", { mode: "timestamp_ms" }).notNull(),
+	},
+	// The hourly prune deletes ended windows by reset_at; without it that delete reads every window.
+	(t) => [index("rate_limits_reset_idx").on(t.resetAt)],
+);
 
 export const auditEvents = sqliteTable(
 	"audit_events",
@@ -167,7 +177,11 @@ export const auditEvents = sqliteTable(
 		detail: text("detail"),
 		createdAt: createdAt(),
 	},
-	(t) => [index("audit_events_user_created_idx").on(t.userId, t.createdAt)],
+	(t) => [
+		index("audit_events_user_created_idx").on(t.userId, t.createdAt),
+		// Retention deletes by age across all users, which the per-user index cannot serve.
+		index("audit_events_created_idx").on(t.createdAt),
+	],
 );
 
 export type User = typeof users.$inferSelect;

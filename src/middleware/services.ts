@@ -1,9 +1,15 @@
 import { createMiddleware } from "hono/factory";
 import { type Config, loadConfig } from "../config";
-import { createDb } from "../db/client";
+import { createDb, createReadDb, sessionStart, withD1Session } from "../db/client";
 import { createMailTransport } from "../services/mail";
 import type { Mailer } from "../services/outbox";
 import type { AppEnv } from "../types";
+
+/** Carries a D1 bookmark both ways: the freshest state the client has seen, and this response's. */
+export const BOOKMARK_HEADER = "X-D1-Bookmark";
+
+/** Responses under this prefix carry no bookmark (see `provideServices`). */
+const NO_BOOKMARK_PREFIX = "/v1/auth/";
 
 // One transport per configuration and isolate: building a Resend client on every request is waste.
 const mailers = new WeakMap<Config, Mailer>();
@@ -17,12 +23,26 @@ function mailerFor(config: Config): Mailer {
 	return mailer;
 }
 
-/** Puts validated config, the database and the mail transport on the context for handlers. */
+/**
+ * Puts validated config, the databases and the mail transport on the context for handlers, and
+ * runs the request in one D1 session: started at the client's `X-D1-Bookmark` (or anywhere), so
+ * replica reads are at least as fresh as what the client saw, and ended by returning the session's
+ * latest bookmark, which also covers the request's writes (see `createDb`).
+ */
 export const provideServices = () =>
 	createMiddleware<AppEnv>(async (c, next) => {
 		const config = loadConfig(c.env);
 		c.set("config", config);
 		c.set("db", createDb(c.env.DB));
+		c.set("dbRead", createReadDb(c.env.DB));
 		c.set("mail", mailerFor(config));
-		await next();
+		const session = c.env.DB.withSession(sessionStart(c.req.header(BOOKMARK_HEADER)));
+		await withD1Session(c.env.DB, session, next);
+		// A bookmark counts the database's commits, so on sign-up, sign-in and the mailed-link flows it
+		// would tell an account that exists (fewer writes) from one that does not; those answers must
+		// not differ. Nothing read after them needs it.
+		if (c.req.path.startsWith(NO_BOOKMARK_PREFIX)) return;
+		// Null only when the request sent nothing to D1 and brought no bookmark: there is none to give.
+		const bookmark = session.getBookmark();
+		if (bookmark) c.header(BOOKMARK_HEADER, bookmark);
 	});

@@ -47,7 +47,7 @@ const listRoute = createRoute({
 });
 
 accountRoutes.openapi(listRoute, async (c) => {
-	const accounts = await listLinkedAccounts(c.get("db"), c.get("auth").user.id);
+	const accounts = await listLinkedAccounts(c.get("dbRead"), c.get("auth").user.id);
 	return c.json(
 		{
 			accounts: accounts.map((account) => ({

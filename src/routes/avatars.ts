@@ -103,7 +103,7 @@ const getRoute = createRoute({
 
 avatarRoutes.openapi(getRoute, async (c) => {
 	const userId = c.req.valid("param").id;
-	const avatar = await findAvatar(c.get("db"), userId);
+	const avatar = await findAvatar(c.get("dbRead"), userId);
 	if (!avatar) throw new AppError("avatar_not_found");
 	const versioned = c.req.valid("query").v === avatar.etag;
 	const result = await downloadObject(c.env.IMAGES, avatarKey(userId), c.req.raw.headers, {

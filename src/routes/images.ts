@@ -230,7 +230,7 @@ const listRoute = createRoute({
 
 imageRoutes.openapi(listRoute, async (c) => {
 	const { limit, cursor } = c.req.valid("query");
-	const page = await listImages(c.get("db"), c.get("auth").user.id, { limit, after: cursor });
+	const page = await listImages(c.get("dbRead"), c.get("auth").user.id, { limit, after: cursor });
 	const appUrl = c.get("config").appUrl;
 	return c.json(
 		{
@@ -256,7 +256,7 @@ const getRoute = createRoute({
 });
 
 imageRoutes.openapi(getRoute, async (c) => {
-	const image = await findOwnedImage(c.get("db"), c.get("auth").user.id, c.req.valid("param").id);
+	const image = await findOwnedImage(c.get("dbRead"), c.get("auth").user.id, c.req.valid("param").id);
 	if (!image) throw new AppError("image_not_found");
 	return c.json(presentImage(image, c.get("config").appUrl), 200);
 });

@@ -142,7 +142,7 @@ const activityRoute = createRoute({
 });
 
 meRoutes.openapi(activityRoute, async (c) => {
-	const events = await listEvents(c.get("db"), c.get("auth").user.id, c.req.valid("query").limit);
+	const events = await listEvents(c.get("dbRead"), c.get("auth").user.id, c.req.valid("query").limit);
 	return c.json({ events: events.map(presentEvent) }, 200, { "Cache-Control": "no-store" });
 });
 
@@ -165,7 +165,7 @@ const exportRoute = createRoute({
 });
 
 meRoutes.openapi(exportRoute, async (c) => {
-	const data = await exportUserData(c.get("db"), c.get("auth").user, c.get("config").appUrl);
+	const data = await exportUserData(c.get("dbRead"), c.get("auth").user, c.get("config").appUrl);
 	const filename = `atrium-export-${data.exported_at.slice(0, 10)}.json`;
 	return c.json(data, 200, {
 		"Content-Disposition": `attachment; filename="${filename}"`,

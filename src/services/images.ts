@@ -1,5 +1,5 @@
 import type { ImageBody } from "../schemas";
-import { and, count, desc, eq, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
+import { and, count, desc, eq, gt, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { type Image, type User, images, sessions, users } from "../db/schema";
@@ -152,12 +152,9 @@ export async function listImages(
 		.where(
 			and(
 				eq(images.userId, userId),
-				after
-					? or(
-							lt(images.createdAt, new Date(after.createdAt)),
-							and(eq(images.createdAt, new Date(after.createdAt)), lt(images.id, after.id)),
-						)
-					: undefined,
+				// A row-value comparison lets SQLite start the index range at the cursor; the equivalent
+				// OR of two conditions made it walk every newer image of the user first (npm run scale).
+				after ? sql`(${images.createdAt}, ${images.id}) < (${after.createdAt}, ${after.id})` : undefined,
 			),
 		)
 		.orderBy(desc(images.createdAt), desc(images.id))

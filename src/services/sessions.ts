@@ -54,7 +54,9 @@ export async function rotateRefreshToken(db: Database, token: string, reuseSecon
 			and(
 				eq(refreshTokens.tokenHash, tokenHash),
 				sql`(${refreshTokens.spentAt} is null or ${refreshTokens.spentAt} > ${reusableAfter})`,
-				sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now})`,
+				// Correlated on the token's own session: an uncorrelated `in (select ...)` makes SQLite
+				// build the list of every live session first, a full scan (test/db/query-plans.test.ts).
+				sql`exists (select 1 from ${sessions} where ${sessions.id} = ${refreshTokens.sessionId} and ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now})`,
 			),
 		)
 		.returning({ sessionId: refreshTokens.sessionId });

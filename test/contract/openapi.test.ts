@@ -1,7 +1,8 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { BASE, PASSWORD, register, signedInUser, uniqueEmail } from "../helpers/api";
+import { interceptPrepare } from "../helpers/d1-recorder";
 import { pngOf, uploadImage } from "../helpers/images";
 import { APP_CALLBACK, CookieJar, FakeIdentityProviders, fakeUser, startLogin } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
@@ -66,8 +67,8 @@ function toRequest(spec: Spec): Request {
 async function send(spec: Spec): Promise<Response> {
 	const app = spec.vars ? appWith(spec.vars) : null;
 	const deliver = (request: Request) => (app ? app.fetch(request) : exports.default.fetch(request));
-	const spy = spec.d1Down
-		? vi.spyOn(env.DB, "prepare").mockImplementation(() => {
+	const restore = spec.d1Down
+		? interceptPrepare(() => {
 				throw new Error("D1_ERROR: database unavailable");
 			})
 		: null;
@@ -79,7 +80,7 @@ async function send(spec: Spec): Promise<Response> {
 		}
 		return res;
 	} finally {
-		spy?.mockRestore();
+		restore?.();
 	}
 }
 

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fixture } from "../fixtures";
 import { api, expectProblem, login, send, signedInUser } from "../helpers/api";
+import { interceptPrepare } from "../helpers/d1-recorder";
 import {
 	type ImageJson,
 	LIMITS,
@@ -218,8 +219,7 @@ describe("consistency", () => {
 
 	it("deletes the object again when the row cannot be written", async () => {
 		const { token, userId } = await signedInUser();
-		const prepare = env.DB.prepare.bind(env.DB);
-		vi.spyOn(env.DB, "prepare").mockImplementation((query: string) => {
+		interceptPrepare((query, prepare) => {
 			if (/^\s*insert into "images"/i.test(query)) throw new Error("D1 is down");
 			return prepare(query);
 		});

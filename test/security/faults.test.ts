@@ -5,6 +5,7 @@ import { createDb } from "../../src/db/client";
 import worker from "../../src/index";
 import { sweepOrphans } from "../../src/services/sweep";
 import { PASSWORD, expectProblem, signedInUser, uniqueEmail } from "../helpers/api";
+import { failNextBatch, interceptPrepare } from "../helpers/d1-recorder";
 import { type ImageJson, keysUnder, pngOf } from "../helpers/images";
 import { fakeOrigin } from "../helpers/network";
 import { RESEND_ORIGIN, fakeResend, mailsTo, tokenFrom, waitForMail } from "../helpers/resend";
@@ -33,14 +34,13 @@ afterEach(() => {
  * as an outage would, before it takes effect. `n = 0` fails nothing and only counts.
  */
 function failNthStatement(n: number) {
-	const prepare = env.DB.prepare.bind(env.DB);
 	const statements: string[] = [];
-	const spy = vi.spyOn(env.DB, "prepare").mockImplementation((query: string) => {
+	const restore = interceptPrepare((query, prepare) => {
 		statements.push(query);
 		if (statements.length === n) throw new Error(D1_OUTAGE);
 		return prepare(query);
 	});
-	return { statements, restore: () => spy.mockRestore() };
+	return { statements, restore };
 }
 
 /** Runs one request with its `n`-th statement failing; returns the response and how many statements it prepared. */
@@ -136,7 +136,7 @@ describe("D1 failing mid-request", () => {
 		const email = uniqueEmail();
 		expect((await send("POST", "/v1/auth/register", { body: { email, password: PASSWORD } })).status).toBe(202);
 		const token = tokenFrom(await waitForMail(email), "/v1/auth/confirm");
-		vi.spyOn(env.DB, "batch").mockRejectedValueOnce(new Error(D1_OUTAGE));
+		failNextBatch(new Error(D1_OUTAGE));
 		await expectRetryable(await send("POST", "/v1/auth/confirm", { body: { token } }));
 		expect(await count("select count(*) as n from users where email = ? and email_confirmed_at is null", email)).toBe(
 			1,
@@ -145,7 +145,7 @@ describe("D1 failing mid-request", () => {
 
 		expect((await send("POST", "/v1/auth/password/forgot", { body: { email } })).status).toBe(202);
 		const reset = tokenFrom(await waitForMail(email, 2), "/v1/auth/password/reset");
-		vi.spyOn(env.DB, "batch").mockRejectedValueOnce(new Error(D1_OUTAGE));
+		failNextBatch(new Error(D1_OUTAGE));
 		await expectRetryable(
 			await send("POST", "/v1/auth/password/reset", { body: { token: reset, password: "new passphrase here" } }),
 		);
@@ -157,8 +157,7 @@ describe("D1 failing mid-request", () => {
 	});
 
 	it("SQL mistakes are not outages: they stay 500 internal_error, without Retry-After", async () => {
-		const prepare = env.DB.prepare.bind(env.DB);
-		vi.spyOn(env.DB, "prepare").mockImplementation((query: string) => {
+		interceptPrepare((query, prepare) => {
 			if (/from "users"/.test(query))
 				throw new Error("D1_ERROR: UNIQUE constraint failed: users.email: SQLITE_CONSTRAINT");
 			return prepare(query);
@@ -226,7 +225,7 @@ describe("R2 failing", () => {
 		await expectRetryable(await send("DELETE", "/v1/me", { token }));
 		expect(await everything()).toEqual({ users: 1, images: 2, objects: 2 });
 
-		vi.spyOn(env.DB, "batch").mockRejectedValueOnce(new Error(D1_OUTAGE));
+		failNextBatch(new Error(D1_OUTAGE));
 		await expectRetryable(await send("DELETE", "/v1/me", { token }));
 		// The account is still there and still usable; its objects went first and the retry finishes.
 		expect((await everything()).users).toBe(1);
