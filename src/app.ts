@@ -22,7 +22,9 @@ import { confirmationRoutes } from "./routes/confirmation";
 import { docsRoutes } from "./routes/docs";
 import { imageContentRoutes, imageRoutes } from "./routes/images";
 import { meRoutes } from "./routes/me";
+import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
+import { sessionRoutes } from "./routes/sessions";
 import { systemRoutes } from "./routes/system";
 import type { ReferenceDocument } from "./lib/api-reference";
 import type { AppEnv } from "./types";
@@ -60,6 +62,8 @@ export function createApp() {
 	app.route("/v1/auth/oauth", oauthRoutes);
 	// Before /v1/me: its "*" requireAuth would otherwise run a second time for these paths.
 	app.route("/v1/me/accounts", accountRoutes);
+	app.route("/v1/me/mfa", mfaRoutes);
+	app.route("/v1/me/sessions", sessionRoutes);
 	// Also before /v1/me: PUT/DELETE /v1/me/avatar check auth themselves, GET /v1/users/:id/avatar is public.
 	app.route("/", avatarRoutes);
 	app.route("/v1/images", imageContentRoutes);

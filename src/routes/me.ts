@@ -11,10 +11,12 @@ import {
 	changePasswordBody,
 	eventResponse,
 	exportResponse,
+	meResponse,
 	messageResponse,
 	patchMeBody,
 	userResponse,
 } from "../schemas";
+import { mfaStatus } from "../services/mfa";
 import { z } from "zod";
 import { deleteAccount } from "../services/account-deletion";
 import { listEvents, presentEvent } from "../services/audit";
@@ -34,12 +36,13 @@ const getMeRoute = createRoute({
 	summary: "The signed-in user",
 	tags: ["accounts"],
 	...BEARER,
-	responses: { 200: json("The user", userResponse), ...problems(...AUTH_ERRORS, OUTAGE) },
+	responses: { 200: json("The user and their second factors", meResponse), ...problems(...AUTH_ERRORS, OUTAGE) },
 });
 
-meRoutes.openapi(getMeRoute, (c) => {
+meRoutes.openapi(getMeRoute, async (c) => {
 	const { user, providers } = c.get("auth");
-	return c.json(presentUser(user, providers, c.get("config").appUrl), 200);
+	const mfa = await mfaStatus(c.get("db"), user.id);
+	return c.json({ ...presentUser(user, providers, c.get("config").appUrl), mfa }, 200);
 });
 
 const patchMeRoute = createRoute({

@@ -23,7 +23,13 @@ export type AuditEventType =
 	| "oauth_unlinked"
 	| "image_deleted"
 	| "avatar_deleted"
-	| "account_deleted";
+	| "account_deleted"
+	| "mfa_enabled"
+	| "mfa_disabled"
+	| "mfa_failed"
+	| "recovery_codes_regenerated"
+	| "recovery_code_used"
+	| "session_revoked";
 
 /** Non-secret context only: ids, provider names, methods, counts. Never tokens, passwords or emails. */
 export type AuditDetail = Record<string, string | number | boolean | null>;

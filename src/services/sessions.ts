@@ -1,7 +1,8 @@
-import { and, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { refreshTokens, type Session, sessions, type User, users } from "../db/schema";
 import { hashToken, newId, newSecretToken } from "../lib/crypto";
+import type { SessionBody } from "../schemas";
 
 export type NewSession = { session: Session; refreshToken: string };
 
@@ -19,6 +20,7 @@ export async function createSession(
 		userAgent: input.userAgent?.slice(0, 512) ?? null,
 		ip: input.ip ?? null,
 		createdAt: new Date(now),
+		lastUsedAt: null,
 	};
 	const refreshToken = newSecretToken();
 	// One round trip: the session, its first refresh token and the user's last sign-in time.
@@ -61,7 +63,14 @@ export async function rotateRefreshToken(db: Database, token: string, reuseSecon
 	const winner = spent[0];
 	if (winner) {
 		const next = newSecretToken();
-		await db.insert(refreshTokens).values({ tokenHash: hashToken(next), sessionId: winner.sessionId });
+		// The session's last use is written here, once per refresh, never on ordinary requests.
+		await db.batch([
+			db.insert(refreshTokens).values({ tokenHash: hashToken(next), sessionId: winner.sessionId }),
+			db
+				.update(sessions)
+				.set({ lastUsedAt: new Date(now) })
+				.where(eq(sessions.id, winner.sessionId)),
+		]);
 		const active = await findActiveSession(db, winner.sessionId);
 		if (!active) return { ok: false, reason: "invalid" };
 		return { ok: true, ...active, refreshToken: next };
@@ -129,4 +138,45 @@ export async function findActiveSession(
 		.get();
 	if (!row) return null;
 	return { session: row.session, user: row.user, providers: JSON.parse(row.providers) as string[] };
+}
+
+/** A user's live sessions (not revoked, not expired), newest first. */
+export async function listLiveSessions(db: Database, userId: string): Promise<Session[]> {
+	return db
+		.select()
+		.from(sessions)
+		.where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())))
+		.orderBy(desc(sessions.createdAt), desc(sessions.id));
+}
+
+/**
+ * Revokes one live session of `userId`; false when there is none with that id (unknown, another
+ * user's, already revoked or expired). The user id is in the WHERE, so nobody revokes a stranger's.
+ */
+export async function revokeOwnSession(db: Database, userId: string, sessionId: string): Promise<boolean> {
+	const revoked = await db
+		.update(sessions)
+		.set({ revokedAt: new Date() })
+		.where(
+			and(
+				eq(sessions.id, sessionId),
+				eq(sessions.userId, userId),
+				isNull(sessions.revokedAt),
+				gt(sessions.expiresAt, new Date()),
+			),
+		)
+		.returning({ id: sessions.id });
+	return revoked.length > 0;
+}
+
+/** The public shape of a session (GET /v1/me/sessions); `currentId` is the caller's own. */
+export function presentSession(session: Session, currentId: string): SessionBody {
+	return {
+		id: session.id,
+		current: session.id === currentId,
+		created_at: session.createdAt.toISOString(),
+		last_used_at: session.lastUsedAt?.toISOString() ?? null,
+		user_agent: session.userAgent,
+		ip: session.ip,
+	};
 }
