@@ -20,6 +20,7 @@ import {
 	verifyTotpEnrolment,
 } from "../services/mfa";
 import { deliverMail } from "../services/outbox";
+import { clear } from "../services/rate-limit";
 import type { AppEnv } from "../types";
 
 /** /v1/me/mfa: the signed-in user's second factors. */
@@ -34,6 +35,11 @@ const totpKey = (c: Context<AppEnv>) => purposeKey(c.get("config").ENCRYPTION_KE
 /** Code attempts count per account, wherever they are typed (sign-in step or settings). */
 const countCodeAttempt = (c: Context<AppEnv>, userId: string) =>
 	enforceRateLimit(c, "mfa_account", userId, c.get("config").RATE_LIMIT_MFA_ACCOUNT);
+
+/** A right code forgets the count, as a right password does: only failures add up. */
+function forgetAttempts(c: Context<AppEnv>, key: string): void {
+	c.executionCtx.waitUntil(clear(c.get("db"), key).catch(() => {}));
+}
 
 /** Mails the user a notice of the change, after the response. */
 async function notify(c: Context<AppEnv>, user: User, kind: NoticeKind): Promise<void> {
@@ -83,13 +89,14 @@ const verifyRoute = createRoute({
 
 mfaRoutes.openapi(verifyRoute, async (c) => {
 	const { user } = c.get("auth");
-	await countCodeAttempt(c, user.id);
+	const attempts = await countCodeAttempt(c, user.id);
 	const result = await verifyTotpEnrolment(c.get("db"), await totpKey(c), user.id, c.req.valid("json").code);
 	if (!result.ok) {
 		if (result.reason === "already_enabled") throw new AppError("mfa_already_enabled");
 		audit(c, "mfa_failed", user.id, { method: "totp", during: "enrolment" });
 		throw new AppError("mfa_code_invalid");
 	}
+	forgetAttempts(c, attempts);
 	audit(c, "mfa_enabled", user.id, { method: "totp" });
 	await notify(c, user, "mfa_enabled");
 	return c.json({ recovery_codes: result.recoveryCodes }, 200);
@@ -114,7 +121,7 @@ mfaRoutes.openapi(disableRoute, async (c) => {
 	const db = c.get("db");
 	const { user } = c.get("auth");
 	if (!(await totpEnabled(db, user.id))) throw new AppError("mfa_not_enabled");
-	await countCodeAttempt(c, user.id);
+	const attempts = await countCodeAttempt(c, user.id);
 	const { code } = c.req.valid("json");
 	// Six digits are a TOTP code; anything else can only be a recovery code.
 	const typed = /^\d{6}$/.test(code) ? { totp: code } : { recoveryCode: code };
@@ -122,6 +129,7 @@ mfaRoutes.openapi(disableRoute, async (c) => {
 		audit(c, "mfa_failed", user.id, { method: "totp" in typed ? "totp" : "recovery_code", during: "disable" });
 		throw new AppError("mfa_code_invalid");
 	}
+	forgetAttempts(c, attempts);
 	await disableTotp(db, user.id);
 	audit(c, "mfa_disabled", user.id, { method: "totp" });
 	await notify(c, user, "mfa_disabled");
