@@ -51,7 +51,11 @@ export function createApp() {
 	app.use("*", serverTiming());
 	app.use("*", (c, next) => corsFor(c.get("config"))(c, next));
 	app.use("/v1/auth/*", jsonBodyLimit());
-	app.on(["PATCH", "PUT", "POST", "DELETE"], ["/v1/me", "/v1/me/password", "/v1/me/accounts/*"], jsonBodyLimit());
+	app.on(
+		["PATCH", "PUT", "POST", "DELETE"],
+		["/v1/me", "/v1/me/password", "/v1/me/accounts/*", "/v1/me/mfa/*"],
+		jsonBodyLimit(),
+	);
 	// Uploads enforce MAX_IMAGE_BYTES themselves (src/services/uploads.ts); only the JSON rename is capped here.
 	app.on("PATCH", "/v1/images/:id", jsonBodyLimit());
 
