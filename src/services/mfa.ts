@@ -257,3 +257,11 @@ export async function completeMfaChallenge(db: Database, tokenHash: string, now 
 		.returning({ tokenHash: mfaChallenges.tokenHash });
 	return spent.length > 0;
 }
+
+/** Deletes challenges that can no longer be used (spent, exhausted or expired): the cron's job. */
+export async function pruneMfaChallenges(db: Database, now = Date.now()): Promise<number> {
+	const result = await db
+		.delete(mfaChallenges)
+		.where(sql`${mfaChallenges.spentAt} is not null or ${mfaChallenges.expiresAt} <= ${now}`);
+	return result.meta.changes;
+}

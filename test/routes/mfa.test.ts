@@ -4,6 +4,8 @@ import { type TokenBody, expectProblem, login, send, signedInUser } from "../hel
 import { enableTotp, firstStep, nextStep, pinClock, secondStep, totpCode } from "../helpers/mfa";
 import { APP_CALLBACK, FakeIdentityProviders, fakeUser, loginWith, redirectParams } from "../helpers/oauth-fakes";
 import { mailsTo, waitForMail } from "../helpers/resend";
+import { createDb } from "../../src/db/client";
+import { pruneMfaChallenges } from "../../src/services/mfa";
 
 beforeEach(() => pinClock());
 afterEach(() => vi.useRealTimers());
@@ -317,6 +319,26 @@ describe("mfa_required on OAuth", () => {
 		expect(body).toMatchObject({ mfa_required: true, mfa_token: expect.any(String), expires_in: 300 });
 		expect(body).not.toHaveProperty("access_token");
 		expect(body).not.toHaveProperty("refresh_token");
+	});
+});
+
+describe("Challenge clean-up", () => {
+	it("the cron's prune deletes spent and expired challenges and keeps live ones", async () => {
+		const { email, secret, userId } = await userWithTotp();
+		const used = await firstStep(email);
+		expect((await secondStep({ mfa_token: used.mfa_token, code: totpCode(secret) })).status).toBe(200);
+		await firstStep(email);
+		const count = async () =>
+			(
+				await env.DB.prepare("select count(*) as n from mfa_challenges where user_id = ?")
+					.bind(userId)
+					.first<{ n: number }>()
+			)?.n;
+		expect(await count()).toBe(2);
+		await pruneMfaChallenges(createDb(env.DB));
+		expect(await count()).toBe(1);
+		await pruneMfaChallenges(createDb(env.DB), Date.now() + 301_000);
+		expect(await count()).toBe(0);
 	});
 });
 
