@@ -16,7 +16,6 @@ import {
 	patchMeBody,
 	userResponse,
 } from "../schemas";
-import { mfaStatus } from "../services/mfa";
 import { z } from "zod";
 import { deleteAccount } from "../services/account-deletion";
 import { listEvents, presentEvent } from "../services/audit";
@@ -39,9 +38,8 @@ const getMeRoute = createRoute({
 	responses: { 200: json("The user and their second factors", meResponse), ...problems(...AUTH_ERRORS, OUTAGE) },
 });
 
-meRoutes.openapi(getMeRoute, async (c) => {
-	const { user, providers } = c.get("auth");
-	const mfa = await mfaStatus(c.get("db"), user.id);
+meRoutes.openapi(getMeRoute, (c) => {
+	const { user, providers, mfa } = c.get("auth");
 	return c.json({ ...presentUser(user, providers, c.get("config").appUrl), mfa }, 200);
 });
 

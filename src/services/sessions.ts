@@ -107,10 +107,16 @@ export async function revokeUserSessions(db: Database, userId: string, exceptSes
 		.where(and(...conditions));
 }
 
-export type ActiveSession = { session: Session; user: User; providers: string[] };
+export type ActiveSession = {
+	session: Session;
+	user: User;
+	providers: string[];
+	/** The user's second factors, read in the same statement (GET /v1/me answers them). */
+	mfa: { totp: boolean; recovery_codes_left: number; passkeys: number };
+};
 
 /**
- * Loads a live session with its user and linked providers in ONE statement: this runs on every
+ * Loads a live session with its user, linked providers and second factors in ONE statement: this runs on every
  * authenticated request, and revocation must be seen at once, so nothing is cached. `userId`, when
  * given, must own the session (the access token's `sub`).
  */
@@ -124,6 +130,8 @@ export async function findActiveSession(
 			session: sessions,
 			user: users,
 			providers: sql<string>`(select json_group_array(provider) from oauth_accounts where user_id = ${users.id})`,
+			totp: sql<number>`(select count(*) from mfa_totp where user_id = ${users.id} and enabled_at is not null)`,
+			recoveryCodesLeft: sql<number>`(select count(*) from mfa_recovery_codes where user_id = ${users.id} and used_at is null)`,
 		})
 		.from(sessions)
 		.innerJoin(users, eq(users.id, sessions.userId))
@@ -137,7 +145,13 @@ export async function findActiveSession(
 		)
 		.get();
 	if (!row) return null;
-	return { session: row.session, user: row.user, providers: JSON.parse(row.providers) as string[] };
+	const totp = row.totp > 0;
+	return {
+		session: row.session,
+		user: row.user,
+		providers: JSON.parse(row.providers) as string[],
+		mfa: { totp, recovery_codes_left: totp ? row.recoveryCodesLeft : 0, passkeys: 0 },
+	};
 }
 
 /** A user's live sessions (not revoked, not expired), newest first. */
