@@ -22,7 +22,9 @@ import { confirmationRoutes } from "./routes/confirmation";
 import { docsRoutes } from "./routes/docs";
 import { imageContentRoutes, imageRoutes } from "./routes/images";
 import { meRoutes } from "./routes/me";
+import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
+import { sessionRoutes } from "./routes/sessions";
 import { systemRoutes } from "./routes/system";
 import type { ReferenceDocument } from "./lib/api-reference";
 import type { AppEnv } from "./types";
@@ -49,7 +51,11 @@ export function createApp() {
 	app.use("*", serverTiming());
 	app.use("*", (c, next) => corsFor(c.get("config"))(c, next));
 	app.use("/v1/auth/*", jsonBodyLimit());
-	app.on(["PATCH", "PUT", "POST", "DELETE"], ["/v1/me", "/v1/me/password", "/v1/me/accounts/*"], jsonBodyLimit());
+	app.on(
+		["PATCH", "PUT", "POST", "DELETE"],
+		["/v1/me", "/v1/me/password", "/v1/me/accounts/*", "/v1/me/mfa/*"],
+		jsonBodyLimit(),
+	);
 	// Uploads enforce MAX_IMAGE_BYTES themselves (src/services/uploads.ts); only the JSON rename is capped here.
 	app.on("PATCH", "/v1/images/:id", jsonBodyLimit());
 
@@ -60,6 +66,8 @@ export function createApp() {
 	app.route("/v1/auth/oauth", oauthRoutes);
 	// Before /v1/me: its "*" requireAuth would otherwise run a second time for these paths.
 	app.route("/v1/me/accounts", accountRoutes);
+	app.route("/v1/me/mfa", mfaRoutes);
+	app.route("/v1/me/sessions", sessionRoutes);
 	// Also before /v1/me: PUT/DELETE /v1/me/avatar check auth themselves, GET /v1/users/:id/avatar is public.
 	app.route("/", avatarRoutes);
 	app.route("/v1/images", imageContentRoutes);

@@ -79,6 +79,10 @@ const configSchema = z
 		RATE_LIMIT_MAIL_EMAIL: rateLimit("5/3600"),
 		/** Confirmation resends, and separately password-reset requests, per client IP. */
 		RATE_LIMIT_MAIL_IP: rateLimit("30/3600"),
+		/** Second-factor code attempts per account (at least 10 per 15 minutes, so the 5-try rule answers first). */
+		RATE_LIMIT_MFA_ACCOUNT: rateLimit("10/900"),
+		/** Second-factor code attempts per client IP. */
+		RATE_LIMIT_MFA_IP: rateLimit("50/900"),
 		/** Image and avatar uploads (new or replaced bytes) per user. */
 		RATE_LIMIT_UPLOAD_USER: rateLimit("120/600"),
 		/** Audit events older than this are pruned by the cron. */

@@ -78,6 +78,35 @@ export const emailBody = z.object({ email: emailSchema });
 
 export const resetBody = z.object({ token: z.string().min(1).max(512), password: passwordSchema });
 
+/** A second-factor code typed by the user: a TOTP code, or (to turn TOTP off) a recovery code. */
+export const mfaCodeBody = z.object({ code: z.string().min(1).max(64).meta({ example: "123456" }) });
+
+/** POST /v1/auth/mfa: the `mfa_token` of the first step and exactly one of a TOTP or a recovery code. */
+export const mfaStepBody = z
+	.object({
+		mfa_token: z.string().min(1).max(512),
+		code: z.string().min(1).max(64).optional(),
+		recovery_code: z.string().min(1).max(64).optional(),
+	})
+	.superRefine((value, ctx) => {
+		if ((value.code === undefined) === (value.recovery_code === undefined)) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["code"],
+				params: { code: "code_or_recovery_code" },
+				message: "send code or recovery_code",
+			});
+		}
+	});
+
+/** DELETE /v1/me/sessions/{id} */
+export const sessionParam = z.object({
+	id: z
+		.string()
+		.max(64)
+		.meta({ param: { name: "id", in: "path" }, example: "k2n4vq7xw3m5p8r2t6y9b4c7" }),
+});
+
 /** GET /v1/me/activity: how many of the newest events to return. */
 export const activityQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 
@@ -116,6 +145,56 @@ export const tokenResponse = z
 	.meta({ id: "Tokens" });
 
 export type TokenBody = z.infer<typeof tokenResponse>;
+
+/** A first factor's answer when the account has TOTP on: no tokens until POST /v1/auth/mfa. */
+export const mfaRequiredResponse = z
+	.object({
+		mfa_required: z.literal(true),
+		mfa_token: z.string(),
+		expires_in: z.number().int().meta({ description: "Seconds the mfa_token lives" }),
+		methods: z.array(z.enum(["totp", "recovery_code"])),
+	})
+	.meta({ id: "MfaRequired" });
+
+export type MfaRequiredBody = z.infer<typeof mfaRequiredResponse>;
+
+/** What a sign-in answers: tokens, or the second step it still needs. */
+export const signInResponse = z.union([tokenResponse, mfaRequiredResponse]);
+
+export const mfaStatusResponse = z
+	.object({
+		totp: z.boolean(),
+		recovery_codes_left: z.number().int(),
+		passkeys: z.number().int().meta({ description: "How many passkeys are registered" }),
+	})
+	.meta({ id: "MfaStatus" });
+
+/** GET /v1/me: the user and their second factors. */
+export const meResponse = userResponse.extend({ mfa: mfaStatusResponse }).meta({ id: "Me" });
+
+export const totpEnrolmentResponse = z
+	.object({
+		secret: z.string().meta({ description: "Base32, for manual entry" }),
+		otpauth_uri: z.string().meta({ description: "otpauth://totp/... for a QR code" }),
+	})
+	.meta({ id: "TotpEnrolment" });
+
+export const recoveryCodesResponse = z
+	.object({ recovery_codes: z.array(z.string()).meta({ description: "Shown once; each works once" }) })
+	.meta({ id: "RecoveryCodes" });
+
+export const sessionResponse = z
+	.object({
+		id: z.string(),
+		current: z.boolean().meta({ description: "The session of the token making this request" }),
+		created_at: timestamp,
+		last_used_at: timestamp.nullable().meta({ description: "Last refresh; null until the first" }),
+		user_agent: z.string().nullable(),
+		ip: z.string().nullable(),
+	})
+	.meta({ id: "Session" });
+
+export type SessionBody = z.infer<typeof sessionResponse>;
 
 /** The callback's answer when it linked an identity and has no redirect_uri to go back to. */
 export const oauthLinkedResponse = z
@@ -173,10 +252,16 @@ export const exportResponse = z
 				created_at: timestamp,
 				expires_at: timestamp,
 				revoked_at: timestamp.nullable(),
+				last_used_at: timestamp.nullable(),
 				ip: z.string().nullable(),
 				user_agent: z.string().nullable(),
 			}),
 		),
+		mfa: z.object({
+			totp: z.boolean(),
+			totp_enabled_at: timestamp.nullable(),
+			recovery_codes_left: z.number().int(),
+		}),
 		activity: z.array(eventResponse),
 	})
 	.meta({ id: "Export" });

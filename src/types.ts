@@ -12,6 +12,8 @@ export type AuthContext = {
 	claims: AccessClaims;
 	/** Providers linked to the user, read in the same query as the session. */
 	providers: string[];
+	/** The user's second factors, read in the same query as the session. */
+	mfa: { totp: boolean; recovery_codes_left: number; passkeys: number };
 };
 
 /** How the request's language was chosen; a saved user locale only overrides the weaker sources. */

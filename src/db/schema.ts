@@ -42,6 +42,8 @@ export const sessions = sqliteTable(
 		userAgent: text("user_agent"),
 		ip: text("ip"),
 		createdAt: createdAt(),
+		/** Last refresh of the session (written by the rotation, never per request); null until the first. */
+		lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
 	},
 	(t) => [index("sessions_user_idx").on(t.userId)],
 );
@@ -181,6 +183,59 @@ export const auditEvents = sqliteTable(
 		index("audit_events_user_created_idx").on(t.userId, t.createdAt),
 		// Retention deletes by age across all users, which the per-user index cannot serve.
 		index("audit_events_created_idx").on(t.createdAt),
+	],
+);
+
+/**
+ * A user's TOTP factor: pending until a code verifies (`enabled_at` null). The secret is
+ * AES-GCM encrypted under the "totp-secret" key (src/lib/encryption.ts), bound to the user id.
+ */
+export const mfaTotp = sqliteTable("mfa_totp", {
+	userId: text("user_id")
+		.primaryKey()
+		.references(() => users.id, { onDelete: "cascade" }),
+	secret: text("secret").notNull(),
+	enabledAt: integer("enabled_at", { mode: "timestamp_ms" }),
+	/** The 30-second step of the last accepted code: a code of this step or earlier is a replay. */
+	lastUsedStep: integer("last_used_step"),
+	createdAt: createdAt(),
+});
+
+/** Single-use recovery codes, stored only as SHA-256 hashes. */
+export const mfaRecoveryCodes = sqliteTable(
+	"mfa_recovery_codes",
+	{
+		codeHash: text("code_hash").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		usedAt: integer("used_at", { mode: "timestamp_ms" }),
+		createdAt: createdAt(),
+	},
+	(t) => [index("mfa_recovery_codes_user_idx").on(t.userId)],
+);
+
+/** The pending second step of a sign-in: the hashed `mfa_token`, its lifetime and wrong tries. */
+export const mfaChallenges = sqliteTable(
+	"mfa_challenges",
+	{
+		tokenHash: text("token_hash").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		/** The first factor that was passed (password, a provider id), for the audit trail. */
+		method: text("method").notNull(),
+		failures: integer("failures").notNull().default(0),
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+		spentAt: integer("spent_at", { mode: "timestamp_ms" }),
+		createdAt: createdAt(),
+	},
+	(t) => [
+		index("mfa_challenges_user_idx").on(t.userId),
+		// The cron deletes spent or expired challenges; with both columns indexed SQLite answers the
+		// `or` from the two indexes instead of reading every row.
+		index("mfa_challenges_expires_idx").on(t.expiresAt),
+		index("mfa_challenges_spent_idx").on(t.spentAt),
 	],
 );
 

@@ -35,6 +35,11 @@ export const ERROR_STATUS = {
 	provider_not_found: 404,
 	email_in_use: 409,
 	last_login_method: 409,
+	mfa_already_enabled: 409,
+	mfa_not_enabled: 409,
+	mfa_code_invalid: 400,
+	mfa_token_invalid: 401,
+	session_not_found: 404,
 	service_unavailable: 503,
 	internal_error: 500,
 } as const;

@@ -44,3 +44,37 @@ ${expiry ? html`<p>${expiry}</p>` : ""}
 </html>`;
 	return { to: input.to, subject, html: body.toString(), text };
 }
+
+/** Security notices: mail that reports a change to the account and carries no link. */
+export type NoticeKind = "mfa_enabled" | "mfa_disabled" | "recovery_codes_regenerated";
+
+/**
+ * Builds a security notice (HTML and plain text) in the recipient's language: what changed, and
+ * what to do if it was not them. No link, so nothing in it is worth stealing.
+ */
+export async function renderNoticeMail(input: {
+	kind: NoticeKind;
+	to: string;
+	name: string | null;
+	t: Translate;
+	lang: string;
+	dir: Direction;
+	appName: string;
+}): Promise<MailMessage> {
+	const { t, appName: app } = input;
+	const subject = t(`email.notice.${input.kind}.subject`, { app });
+	const greeting = t("email.greeting", { name: input.name ?? input.to });
+	const intro = t(`email.notice.${input.kind}.intro`, { app });
+	const warning = t("email.notice.not_you", { app });
+	const text = [greeting, "", intro, "", warning].join("\n");
+	const body = await html`<!doctype html>
+<html lang="${input.lang}" dir="${input.dir}">
+<head><meta charset="utf-8"><title>${subject}</title></head>
+<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a">
+<p>${greeting}</p>
+<p>${intro}</p>
+<p style="font-size:.9em;color:#555">${warning}</p>
+</body>
+</html>`;
+	return { to: input.to, subject, html: body.toString(), text };
+}

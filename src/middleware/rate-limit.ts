@@ -18,7 +18,9 @@ export type RateLimitScope =
 	| "resend_email"
 	| "forgot_ip"
 	| "forgot_email"
-	| "upload_user";
+	| "upload_user"
+	| "mfa_account"
+	| "mfa_ip";
 
 /**
  * The counter key of `subject` (an address, a normalized email, a user id) in `scope`. Subjects are

@@ -5,13 +5,25 @@ import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/ra
 import { validationHook } from "../middleware/validate";
 import { AppError } from "../lib/errors";
 import { AUTH_ERRORS, BEARER, BODY_ERRORS, OUTAGE, PUBLIC, json, jsonBody, problems } from "../lib/openapi";
-import { loginBody, messageResponse, refreshBody, registerBody, tokenResponse } from "../schemas";
+import { purposeKey } from "../lib/encryption";
+import {
+	loginBody,
+	messageResponse,
+	mfaStepBody,
+	refreshBody,
+	registerBody,
+	signInResponse,
+	tokenResponse,
+} from "../schemas";
 import { queueAccountMail } from "../services/account-mail";
 import { deliverMail } from "../services/outbox";
 import { clear, hit } from "../services/rate-limit";
-import { createSession, revokeSession, revokeUserSessions, rotateRefreshToken } from "../services/sessions";
+import { completeMfaChallenge, findMfaChallenge, recordMfaFailure, spendMfaCode } from "../services/mfa";
+import { linkedProviders } from "../services/oauth/accounts";
+import { revokeSession, revokeUserSessions, rotateRefreshToken } from "../services/sessions";
+import { signInOrChallenge, startSession } from "../services/sign-in";
 import { issueTokenResponse } from "../services/tokens";
-import { authenticate, normalizeEmail, registerUser } from "../services/users";
+import { authenticate, findUserById, normalizeEmail, registerUser } from "../services/users";
 import type { AppEnv } from "../types";
 
 export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -61,7 +73,10 @@ const loginRoute = createRoute({
 	middleware: [limitPerClient("login_ip", (config) => config.RATE_LIMIT_LOGIN_IP)] as const,
 	request: { body: jsonBody(loginBody) },
 	responses: {
-		200: json("Access and refresh tokens (a fresh login)", tokenResponse),
+		200: json(
+			"Access and refresh tokens (a fresh login), or, with TOTP on, the mfa_required answer (no tokens)",
+			signInResponse,
+		),
 		...problems(...BODY_ERRORS, "invalid_credentials", "email_not_confirmed", "rate_limited", OUTAGE),
 	},
 });
@@ -82,14 +97,64 @@ authRoutes.openapi(loginRoute, async (c) => {
 	c.executionCtx.waitUntil(clear(db, attempts).catch(() => {}));
 	// Only after a correct password, so the answer reveals nothing to someone guessing.
 	if (!result.user.emailConfirmedAt) throw new AppError("email_not_confirmed");
-	audit(c, "login", result.user.id, { method: "password" });
-	const { session, refreshToken } = await createSession(db, {
-		userId: result.user.id,
-		lifetimeSeconds: config.REFRESH_TOKEN_SECONDS,
+	const signIn = await signInOrChallenge(db, config, {
+		user: result.user,
+		method: "password",
 		userAgent: c.req.header("User-Agent"),
 		ip: c.req.header("CF-Connecting-IP"),
 	});
-	return c.json(await issueTokenResponse(config, { user: result.user, session, refreshToken, fresh: true }), 200);
+	// With a second step pending, the sign-in is audited when POST /v1/auth/mfa completes it.
+	if (!signIn.mfa) audit(c, "login", result.user.id, { method: "password" });
+	return c.json(signIn.body, 200);
+});
+
+const mfaRoute = createRoute({
+	method: "post",
+	path: "/mfa",
+	operationId: "completeMfa",
+	summary: "Second step of a sign-in: the mfa_token and a TOTP or recovery code",
+	tags: ["accounts"],
+	...PUBLIC,
+	middleware: [limitPerClient("mfa_ip", (config) => config.RATE_LIMIT_MFA_IP)] as const,
+	request: { body: jsonBody(mfaStepBody) },
+	responses: {
+		200: json("Access and refresh tokens (a fresh login)", tokenResponse),
+		...problems(...BODY_ERRORS, ["mfa_code_invalid", 401], "mfa_token_invalid", "rate_limited", OUTAGE),
+	},
+});
+
+authRoutes.openapi(mfaRoute, async (c) => {
+	const body = c.req.valid("json");
+	const db = c.get("db");
+	const config = c.get("config");
+	const challenge = await findMfaChallenge(db, body.mfa_token);
+	if (!challenge) throw new AppError("mfa_token_invalid");
+	const { userId } = challenge;
+	// Counted before the code is checked, so parallel guesses cannot overshoot it.
+	const attempts = await enforceRateLimit(c, "mfa_account", userId, config.RATE_LIMIT_MFA_ACCOUNT);
+	const method = body.code !== undefined ? "totp" : "recovery_code";
+	const code = body.code !== undefined ? { totp: body.code } : { recoveryCode: body.recovery_code ?? "" };
+	const key = await purposeKey(config.ENCRYPTION_KEY, "totp-secret");
+	if (!(await spendMfaCode(db, key, userId, code))) {
+		await recordMfaFailure(db, challenge.tokenHash);
+		audit(c, "mfa_failed", userId, { method });
+		throw new AppError("mfa_code_invalid", { status: 401 });
+	}
+	// Spent only now: a wrong code leaves the token for another try (up to the fifth).
+	if (!(await completeMfaChallenge(db, challenge.tokenHash))) throw new AppError("mfa_token_invalid");
+	c.executionCtx.waitUntil(clear(db, attempts).catch(() => {}));
+	const [user, providers] = await Promise.all([findUserById(db, userId), linkedProviders(db, userId)]);
+	if (!user) throw new AppError("mfa_token_invalid");
+	audit(c, "login", userId, { method: challenge.method, mfa: method });
+	if (method === "recovery_code") audit(c, "recovery_code_used", userId);
+	const tokens = await startSession(db, config, {
+		user,
+		providers,
+		method: challenge.method,
+		userAgent: c.req.header("User-Agent"),
+		ip: c.req.header("CF-Connecting-IP"),
+	});
+	return c.json(tokens, 200);
 });
 
 const refreshRoute = createRoute({

@@ -11,6 +11,7 @@ import {
 	changePasswordBody,
 	eventResponse,
 	exportResponse,
+	meResponse,
 	messageResponse,
 	patchMeBody,
 	userResponse,
@@ -34,12 +35,12 @@ const getMeRoute = createRoute({
 	summary: "The signed-in user",
 	tags: ["accounts"],
 	...BEARER,
-	responses: { 200: json("The user", userResponse), ...problems(...AUTH_ERRORS, OUTAGE) },
+	responses: { 200: json("The user and their second factors", meResponse), ...problems(...AUTH_ERRORS, OUTAGE) },
 });
 
 meRoutes.openapi(getMeRoute, (c) => {
-	const { user, providers } = c.get("auth");
-	return c.json(presentUser(user, providers, c.get("config").appUrl), 200);
+	const { user, providers, mfa } = c.get("auth");
+	return c.json({ ...presentUser(user, providers, c.get("config").appUrl), mfa }, 200);
 });
 
 const patchMeRoute = createRoute({

@@ -6,7 +6,7 @@ import { log } from "../lib/log";
 import { audit } from "../middleware/audit";
 import { BODY_ERRORS, OUTAGE, PUBLIC, json, jsonBody, problems } from "../lib/openapi";
 import { validationHook } from "../middleware/validate";
-import { oauthLinkedResponse, tokenResponse } from "../schemas";
+import { oauthLinkedResponse, signInResponse } from "../schemas";
 import {
 	enabledProviders,
 	getProvider,
@@ -16,8 +16,8 @@ import {
 } from "../services/oauth";
 import { linkedProviders, linkOAuthIdentity, resolveOAuthLogin } from "../services/oauth/accounts";
 import { type FlowState, startFlow, takeFlow } from "../services/oauth/flow";
-import { createSession, findActiveSession } from "../services/sessions";
-import { issueTokenResponse } from "../services/tokens";
+import { findActiveSession } from "../services/sessions";
+import { signInOrChallenge } from "../services/sign-in";
 import { findUserById } from "../services/users";
 import { issueVerificationToken, spendVerificationToken } from "../services/verification";
 import type { AppEnv } from "../types";
@@ -126,7 +126,7 @@ const exchangeRoute = createRoute({
 	...PUBLIC,
 	request: { body: jsonBody(exchangeBody) },
 	responses: {
-		200: json("Tokens, as from login", tokenResponse),
+		200: json("Tokens, as from login, or the mfa_required answer when TOTP is on", signInResponse),
 		...problems(...BODY_ERRORS, "token_invalid", OUTAGE),
 	},
 });
@@ -134,7 +134,7 @@ const exchangeRoute = createRoute({
 oauthRoutes.openapi(exchangeRoute, async (c) => {
 	const spent = await spendVerificationToken(c.get("db"), c.req.valid("json").code, "oauth_login");
 	if (!spent.ok) throw new AppError("token_invalid");
-	return c.json(await signIn(c, spent.userId), 200, NO_STORE);
+	return c.json(await signIn(c, spent.userId, "oauth"), 200, NO_STORE);
 });
 
 const startRoute = createRoute({
@@ -174,8 +174,8 @@ const callbackRoute = createRoute({
 	request: { params: providerParam, query: callbackQuery },
 	responses: {
 		200: json(
-			"Without redirect_uri: the tokens of a login, or the account just linked",
-			z.union([tokenResponse, oauthLinkedResponse]),
+			"Without redirect_uri: the tokens of a login (or the mfa_required answer when TOTP is on), or the account just linked",
+			z.union([...signInResponse.options, oauthLinkedResponse]),
 		),
 		302: { ...REDIRECT, description: "To the app: ?code= (login), ?linked= (link) or ?error=" },
 		...problems(
@@ -241,7 +241,7 @@ async function finishLogin(
 	const { id: userId } = result.user;
 	log("info", "oauth_login", { requestId: c.get("requestId"), provider: provider.id, userId, outcome: result.outcome });
 	audit(c, "login", userId, { method: provider.id, outcome: result.outcome });
-	if (!flow.redirectUri) return c.json(await signIn(c, userId), 200);
+	if (!flow.redirectUri) return c.json(await signIn(c, userId, provider.id), 200);
 	const code = await issueVerificationToken(db, userId, "oauth_login", LOGIN_CODE_SECONDS);
 	return c.redirect(withParams(flow.redirectUri, { code }), 302);
 }
@@ -269,17 +269,20 @@ async function finishLink(
 	} satisfies z.infer<typeof oauthLinkedResponse>);
 }
 
-/** A new session with fresh tokens: an OAuth login counts as a login for fresh-token routes. */
-async function signIn(c: Context<AppEnv>, userId: string) {
+/**
+ * A new session with fresh tokens (an OAuth login counts as a login for fresh-token routes), or,
+ * with TOTP on, the mfa_required answer: the provider is only the first factor.
+ */
+async function signIn(c: Context<AppEnv>, userId: string, method: string) {
 	const db = c.get("db");
-	const config = c.get("config");
 	const [user, providers] = await Promise.all([findUserById(db, userId), linkedProviders(db, userId)]);
 	if (!user) throw new AppError("token_invalid");
-	const { session, refreshToken } = await createSession(db, {
-		userId,
-		lifetimeSeconds: config.REFRESH_TOKEN_SECONDS,
+	const result = await signInOrChallenge(db, c.get("config"), {
+		user,
+		providers,
+		method,
 		userAgent: c.req.header("User-Agent"),
 		ip: c.req.header("CF-Connecting-IP"),
 	});
-	return issueTokenResponse(config, { user, session, refreshToken, fresh: true, providers });
+	return result.body;
 }

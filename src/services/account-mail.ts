@@ -2,7 +2,7 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import type { User } from "../db/schema";
 import { defaultLocale, directionOf, matchLocale, translator } from "../lib/i18n";
-import { type MailKind, renderActionMail } from "../lib/mail-templates";
+import { type MailKind, type NoticeKind, renderActionMail, renderNoticeMail } from "../lib/mail-templates";
 import { type Mailer, enqueueMail } from "./outbox";
 import { issueVerificationToken } from "./verification";
 
@@ -46,4 +46,22 @@ function actionLink(config: Config, path: string, token: string): string {
 	const url = new URL(path, config.appUrl);
 	url.searchParams.set("token", token);
 	return url.toString();
+}
+
+/**
+ * Renders a security notice in the recipient's saved locale and records it in the outbox. Returns
+ * the outbox id to deliver after the response. It holds no link, so it never expires.
+ */
+export async function queueNoticeMail(db: Database, config: Config, user: User, kind: NoticeKind): Promise<string> {
+	const lang = matchLocale(user.locale) ?? defaultLocale(config.DEFAULT_LOCALE);
+	const message = await renderNoticeMail({
+		kind,
+		to: user.email,
+		name: user.emailConfirmedAt ? user.name : null,
+		t: translator(lang),
+		lang,
+		dir: directionOf(lang),
+		appName: config.APP_NAME,
+	});
+	return enqueueMail(db, { encryptionKey: config.ENCRYPTION_KEY }, message, { userId: user.id, expiresAt: null });
 }

@@ -4,6 +4,7 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { auditEvents } from "../db/schema";
 import { newId } from "../lib/crypto";
+import { pruneMfaChallenges } from "./mfa";
 import { pruneRateLimits } from "./rate-limit";
 
 /** Everything the trail records; the names are part of GET /v1/me/activity. */
@@ -23,7 +24,13 @@ export type AuditEventType =
 	| "oauth_unlinked"
 	| "image_deleted"
 	| "avatar_deleted"
-	| "account_deleted";
+	| "account_deleted"
+	| "mfa_enabled"
+	| "mfa_disabled"
+	| "mfa_failed"
+	| "recovery_codes_regenerated"
+	| "recovery_code_used"
+	| "session_revoked";
 
 /** Non-secret context only: ids, provider names, methods, counts. Never tokens, passwords or emails. */
 export type AuditDetail = Record<string, string | number | boolean | null>;
@@ -99,16 +106,20 @@ export async function pruneAuditEvents(db: Database, before: Date): Promise<numb
 	return result.meta.changes;
 }
 
-/** The cron's retention job: audit events past AUDIT_RETENTION_DAYS and rate-limit windows that ended. */
+/**
+ * The cron's retention job: audit events past AUDIT_RETENTION_DAYS, rate-limit windows that ended
+ * and second-step challenges that can no longer be used.
+ */
 export async function pruneSecurityRecords(
 	db: Database,
 	config: Pick<Config, "AUDIT_RETENTION_DAYS">,
 	now = Date.now(),
 ) {
 	const before = new Date(now - config.AUDIT_RETENTION_DAYS * 86_400_000);
-	const [auditEventsDeleted, rateLimitsDeleted] = await Promise.all([
+	const [auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted] = await Promise.all([
 		pruneAuditEvents(db, before),
 		pruneRateLimits(db, now),
+		pruneMfaChallenges(db, now),
 	]);
-	return { auditEventsDeleted, rateLimitsDeleted };
+	return { auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted };
 }

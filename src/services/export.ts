@@ -1,7 +1,8 @@
 import type { ExportBody } from "../schemas";
 import { asc, desc, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type User, images, sessions } from "../db/schema";
+import { type User, images, mfaTotp, sessions } from "../db/schema";
+import { mfaStatus } from "./mfa";
 import { listEvents, presentEvent } from "./audit";
 import { presentImage } from "./images";
 import { listLinkedAccounts } from "./oauth/accounts";
@@ -16,11 +17,13 @@ export const EXPORT_FORMAT = 1;
  * are not data about the user and are left out: no password hash, no token or token hash.
  */
 export async function exportUserData(db: Database, user: User, appUrl: URL): Promise<ExportBody> {
-	const [accounts, imageRows, sessionRows, events] = await Promise.all([
+	const [accounts, imageRows, sessionRows, events, mfa, totp] = await Promise.all([
 		listLinkedAccounts(db, user.id),
 		db.select().from(images).where(eq(images.userId, user.id)).orderBy(asc(images.createdAt), asc(images.id)),
 		db.select().from(sessions).where(eq(sessions.userId, user.id)).orderBy(desc(sessions.createdAt)),
 		listEvents(db, user.id),
+		mfaStatus(db, user.id),
+		db.select({ enabledAt: mfaTotp.enabledAt }).from(mfaTotp).where(eq(mfaTotp.userId, user.id)).get(),
 	]);
 	return {
 		format: EXPORT_FORMAT,
@@ -46,9 +49,16 @@ export async function exportUserData(db: Database, user: User, appUrl: URL): Pro
 			created_at: session.createdAt.toISOString(),
 			expires_at: session.expiresAt.toISOString(),
 			revoked_at: session.revokedAt?.toISOString() ?? null,
+			last_used_at: session.lastUsedAt?.toISOString() ?? null,
 			ip: session.ip,
 			user_agent: session.userAgent,
 		})),
+		// The TOTP secret and the recovery codes are credentials, not data about the user: left out.
+		mfa: {
+			totp: mfa.totp,
+			totp_enabled_at: totp?.enabledAt?.toISOString() ?? null,
+			recovery_codes_left: mfa.recovery_codes_left,
+		},
 		activity: events.map(presentEvent),
 	};
 }

@@ -1,7 +1,8 @@
-import { and, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { refreshTokens, type Session, sessions, type User, users } from "../db/schema";
 import { hashToken, newId, newSecretToken } from "../lib/crypto";
+import type { SessionBody } from "../schemas";
 
 export type NewSession = { session: Session; refreshToken: string };
 
@@ -19,6 +20,7 @@ export async function createSession(
 		userAgent: input.userAgent?.slice(0, 512) ?? null,
 		ip: input.ip ?? null,
 		createdAt: new Date(now),
+		lastUsedAt: null,
 	};
 	const refreshToken = newSecretToken();
 	// One round trip: the session, its first refresh token and the user's last sign-in time.
@@ -63,7 +65,14 @@ export async function rotateRefreshToken(db: Database, token: string, reuseSecon
 	const winner = spent[0];
 	if (winner) {
 		const next = newSecretToken();
-		await db.insert(refreshTokens).values({ tokenHash: hashToken(next), sessionId: winner.sessionId });
+		// The session's last use is written here, once per refresh, never on ordinary requests.
+		await db.batch([
+			db.insert(refreshTokens).values({ tokenHash: hashToken(next), sessionId: winner.sessionId }),
+			db
+				.update(sessions)
+				.set({ lastUsedAt: new Date(now) })
+				.where(eq(sessions.id, winner.sessionId)),
+		]);
 		const active = await findActiveSession(db, winner.sessionId);
 		if (!active) return { ok: false, reason: "invalid" };
 		return { ok: true, ...active, refreshToken: next };
@@ -100,10 +109,16 @@ export async function revokeUserSessions(db: Database, userId: string, exceptSes
 		.where(and(...conditions));
 }
 
-export type ActiveSession = { session: Session; user: User; providers: string[] };
+export type ActiveSession = {
+	session: Session;
+	user: User;
+	providers: string[];
+	/** The user's second factors, read in the same statement (GET /v1/me answers them). */
+	mfa: { totp: boolean; recovery_codes_left: number; passkeys: number };
+};
 
 /**
- * Loads a live session with its user and linked providers in ONE statement: this runs on every
+ * Loads a live session with its user, linked providers and second factors in ONE statement: this runs on every
  * authenticated request, and revocation must be seen at once, so nothing is cached. `userId`, when
  * given, must own the session (the access token's `sub`).
  */
@@ -117,6 +132,8 @@ export async function findActiveSession(
 			session: sessions,
 			user: users,
 			providers: sql<string>`(select json_group_array(provider) from oauth_accounts where user_id = ${users.id})`,
+			totp: sql<number>`(select count(*) from mfa_totp where user_id = ${users.id} and enabled_at is not null)`,
+			recoveryCodesLeft: sql<number>`(select count(*) from mfa_recovery_codes where user_id = ${users.id} and used_at is null)`,
 		})
 		.from(sessions)
 		.innerJoin(users, eq(users.id, sessions.userId))
@@ -130,5 +147,52 @@ export async function findActiveSession(
 		)
 		.get();
 	if (!row) return null;
-	return { session: row.session, user: row.user, providers: JSON.parse(row.providers) as string[] };
+	const totp = row.totp > 0;
+	return {
+		session: row.session,
+		user: row.user,
+		providers: JSON.parse(row.providers) as string[],
+		mfa: { totp, recovery_codes_left: totp ? row.recoveryCodesLeft : 0, passkeys: 0 },
+	};
+}
+
+/** A user's live sessions (not revoked, not expired), newest first. */
+export async function listLiveSessions(db: Database, userId: string): Promise<Session[]> {
+	return db
+		.select()
+		.from(sessions)
+		.where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())))
+		.orderBy(desc(sessions.createdAt), desc(sessions.id));
+}
+
+/**
+ * Revokes one live session of `userId`; false when there is none with that id (unknown, another
+ * user's, already revoked or expired). The user id is in the WHERE, so nobody revokes a stranger's.
+ */
+export async function revokeOwnSession(db: Database, userId: string, sessionId: string): Promise<boolean> {
+	const revoked = await db
+		.update(sessions)
+		.set({ revokedAt: new Date() })
+		.where(
+			and(
+				eq(sessions.id, sessionId),
+				eq(sessions.userId, userId),
+				isNull(sessions.revokedAt),
+				gt(sessions.expiresAt, new Date()),
+			),
+		)
+		.returning({ id: sessions.id });
+	return revoked.length > 0;
+}
+
+/** The public shape of a session (GET /v1/me/sessions); `currentId` is the caller's own. */
+export function presentSession(session: Session, currentId: string): SessionBody {
+	return {
+		id: session.id,
+		current: session.id === currentId,
+		created_at: session.createdAt.toISOString(),
+		last_used_at: session.lastUsedAt?.toISOString() ?? null,
+		user_agent: session.userAgent,
+		ip: session.ip,
+	};
 }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { BASE, PASSWORD, register, signedInUser, uniqueEmail } from "../helpers/api";
 import { interceptPrepare } from "../helpers/d1-recorder";
 import { pngOf, uploadImage } from "../helpers/images";
+import { enableTotp, firstStep, pinClock, totpCode } from "../helpers/mfa";
 import { APP_CALLBACK, CookieJar, FakeIdentityProviders, fakeUser, startLogin } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
 import { appWith } from "../helpers/worker";
@@ -441,7 +442,106 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 	"GET /v1/me/export": {
 		200: async () => ({ method: "GET", path: "/v1/me/export", token: (await userWithImage()).token }),
 	},
+
+	"POST /v1/me/mfa/totp": {
+		200: async () => ({ method: "POST", path: "/v1/me/mfa/totp", token: (await signedInUser()).token }),
+		409: async () => ({ method: "POST", path: "/v1/me/mfa/totp", token: (await userWithTotp()).token }),
+	},
+	"POST /v1/me/mfa/totp/verify": {
+		200: async () => {
+			pinClock();
+			const { token } = await signedInUser();
+			const started = await send({ method: "POST", path: "/v1/me/mfa/totp", token });
+			const { secret } = (await started.json()) as { secret: string };
+			return { method: "POST", path: "/v1/me/mfa/totp/verify", token, json: { code: totpCode(secret) } };
+		},
+		409: async () => ({
+			method: "POST",
+			path: "/v1/me/mfa/totp/verify",
+			token: (await userWithTotp()).token,
+			json: { code: "123456" },
+		}),
+		// A wrong first code counts against the account's code attempts.
+		429: async () => ({
+			method: "POST",
+			path: "/v1/me/mfa/totp/verify",
+			token: (await signedInUser()).token,
+			json: { code: "000000" },
+			vars: { RATE_LIMIT_MFA_ACCOUNT: "1/3600" },
+			repeat: 2,
+		}),
+	},
+	"DELETE /v1/me/mfa/totp": {
+		204: async () => {
+			const { token, secret } = await userWithTotp();
+			return { method: "DELETE", path: "/v1/me/mfa/totp", token, json: { code: totpCode(secret) } };
+		},
+		409: async () => ({
+			method: "DELETE",
+			path: "/v1/me/mfa/totp",
+			token: (await signedInUser()).token,
+			json: { code: "123456" },
+		}),
+		429: async () => {
+			const { token, secret } = await userWithTotp();
+			return {
+				method: "DELETE",
+				path: "/v1/me/mfa/totp",
+				token,
+				json: { code: totpCode(secret, 4) },
+				vars: { RATE_LIMIT_MFA_ACCOUNT: "1/3600" },
+				repeat: 2,
+			};
+		},
+	},
+	"POST /v1/me/mfa/recovery-codes": {
+		200: async () => ({ method: "POST", path: "/v1/me/mfa/recovery-codes", token: (await userWithTotp()).token }),
+		409: async () => ({ method: "POST", path: "/v1/me/mfa/recovery-codes", token: (await signedInUser()).token }),
+	},
+	"POST /v1/auth/mfa": {
+		200: async () => {
+			const { email, secret } = await userWithTotp();
+			const { mfa_token } = await firstStep(email);
+			return { method: "POST", path: "/v1/auth/mfa", json: { mfa_token, code: totpCode(secret) } };
+		},
+		401: async () => ({ method: "POST", path: "/v1/auth/mfa", json: { mfa_token: "unknown", code: "123456" } }),
+		429: async () => {
+			const { email } = await userWithTotp();
+			const { mfa_token } = await firstStep(email);
+			return {
+				method: "POST",
+				path: "/v1/auth/mfa",
+				json: { mfa_token, code: "000000" },
+				vars: { RATE_LIMIT_MFA_IP: "1/3600" },
+				repeat: 2,
+			};
+		},
+	},
+	"GET /v1/me/sessions": {
+		200: async () => ({ method: "GET", path: "/v1/me/sessions", token: (await signedInUser()).token }),
+	},
+	"DELETE /v1/me/sessions/{id}": {
+		204: async () => {
+			const { token } = await signedInUser();
+			const listed = await send({ method: "GET", path: "/v1/me/sessions", token });
+			const { sessions } = (await listed.json()) as { sessions: { id: string }[] };
+			return { method: "DELETE", path: `/v1/me/sessions/${sessions[0]?.id}`, token };
+		},
+		400: async () => ({
+			method: "DELETE",
+			path: `/v1/me/sessions/${"x".repeat(65)}`,
+			token: (await signedInUser()).token,
+		}),
+		404: async () => ({ method: "DELETE", path: "/v1/me/sessions/unknown", token: (await signedInUser()).token }),
+	},
 };
+
+/** A confirmed user with TOTP on (the clock pinned, so each code's step is known). */
+async function userWithTotp() {
+	pinClock();
+	const user = await signedInUser();
+	return { ...user, ...(await enableTotp(user.token)) };
+}
 
 /** What every upload operation (new image, replacement, avatar) can be answered with. */
 function uploadScenarios(

@@ -1,10 +1,11 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { api, expectProblem, PASSWORD, send, signedInUser, uniqueEmail } from "../helpers/api";
 import { type D1Recorder, recordD1 } from "../helpers/d1-recorder";
 import { pngOf, postRaw, uploadImage } from "../helpers/images";
+import { enableTotp, firstStep, nextStep, pinClock, secondStep, totpCode } from "../helpers/mfa";
 import { CookieJar, callback, FakeIdentityProviders, fakeUser, loginWith } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
 import { appWith } from "../helpers/worker";
@@ -20,6 +21,9 @@ const USER_SIZED_TABLES = [
 	"oauth_accounts",
 	"rate_limits",
 	"audit_events",
+	"mfa_totp",
+	"mfa_recovery_codes",
+	"mfa_challenges",
 ];
 
 const SEED_USERS = 2000;
@@ -243,6 +247,38 @@ async function oauthFlows(): Promise<void> {
 	expect((await send("DELETE", "/v1/me/accounts/oidc", { token })).status).toBe(204);
 }
 
+/** TOTP enrolment, the second step with a code and a recovery code, regeneration, sessions, disable. */
+async function mfaFlows(): Promise<void> {
+	pinClock();
+	try {
+		const { email, token } = await signedInUser();
+		const { secret, recoveryCodes } = await enableTotp(token);
+		expect((await secondStep({ mfa_token: (await firstStep(email)).mfa_token, code: totpCode(secret) })).status).toBe(
+			200,
+		);
+		const wrong = await secondStep({ mfa_token: (await firstStep(email)).mfa_token, code: "000000" });
+		expect(wrong.status).toBe(401);
+		const recovered = await secondStep({
+			mfa_token: (await firstStep(email)).mfa_token,
+			recovery_code: recoveryCodes[0],
+		});
+		expect(recovered.status).toBe(200);
+		const fresh = ((await recovered.json()) as { access_token: string }).access_token;
+		expect((await send("POST", "/v1/me/mfa/recovery-codes", { token: fresh })).status).toBe(200);
+		const sessions = await send("GET", "/v1/me/sessions", { token: fresh });
+		expect(sessions.status).toBe(200);
+		const listed = ((await sessions.json()) as { sessions: { id: string; current: boolean }[] }).sessions;
+		const other = listed.find((session) => !session.current);
+		if (other) expect((await send("DELETE", `/v1/me/sessions/${other.id}`, { token: fresh })).status).toBe(204);
+		nextStep();
+		expect((await send("DELETE", "/v1/me/mfa/totp", { token: fresh, body: { code: totpCode(secret) } })).status).toBe(
+			204,
+		);
+	} finally {
+		vi.useRealTimers();
+	}
+}
+
 /** The cron: outbox retries, orphan sweep, pruning of rate-limit windows and audit events. */
 async function scheduledFlows(): Promise<void> {
 	const ctx = createExecutionContext();
@@ -256,6 +292,7 @@ describe("query plans: happy", () => {
 		await mailedLinkFlows();
 		await imageFlows();
 		await oauthFlows();
+		await mfaFlows();
 		await scheduledFlows();
 
 		const statements = distinctStatements(recorder);
@@ -286,9 +323,9 @@ describe("query plans: happy", () => {
 				if (!leading.some((index) => index.col === col)) missing.push(`${table}.${col}`);
 			}
 		}
-		// users <- sessions, refresh_tokens, verification_tokens, images, oauth_accounts, audit_events, outbox;
-		// sessions <- refresh_tokens.
-		expect(checked).toBe(7);
+		// users <- sessions, refresh_tokens, verification_tokens, images, oauth_accounts, audit_events, outbox,
+		// mfa_totp, mfa_recovery_codes, mfa_challenges; sessions <- refresh_tokens.
+		expect(checked).toBe(10);
 		expect(missing).toEqual([]);
 	});
 });

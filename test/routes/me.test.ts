@@ -18,6 +18,7 @@ describe("GET /v1/me", () => {
 			avatar_url: null,
 			created_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
 			accounts: [],
+			mfa: { totp: false, recovery_codes_left: 0, passkeys: 0 },
 		});
 		expect(userId).toMatch(/^[a-z2-7]{24}$/);
 	});

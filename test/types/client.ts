@@ -21,6 +21,13 @@ export async function loginThenMe(email: string, password: string): Promise<stri
 			| undefined = login.error?.code;
 		return code ?? "unknown";
 	}
+	// With TOTP on, login answers the second step instead of tokens.
+	if ("mfa_required" in login.data) {
+		const step = await client.POST("/v1/auth/mfa", { body: { mfa_token: login.data.mfa_token, code: "123456" } });
+		// @ts-expect-error the second step answers tokens only
+		step.data?.mfa_token;
+		return step.data?.access_token ?? "mfa failed";
+	}
 	const accessToken: string = login.data.access_token;
 	const expiresIn: number = login.data.expires_in;
 	// @ts-expect-error access_token is a string, never a number
@@ -33,11 +40,12 @@ export async function loginThenMe(email: string, password: string): Promise<stri
 	const me = await client.GET("/v1/me", { headers: { Authorization: `Bearer ${accessToken}` } });
 	if (!me.data) return "no user";
 	const user: { id: string; email: string; email_confirmed: boolean; avatar_url: string | null } = me.data;
+	const totpOn: boolean = me.data.mfa.totp;
 	// @ts-expect-error the user has no password field
 	me.data.password;
 	// @ts-expect-error locale is a string
 	const locale: number = me.data.locale;
-	return `${user.email} ${expiresIn} ${wrong} ${locale}`;
+	return `${user.email} ${expiresIn} ${wrong} ${locale} ${totpOn}`;
 }
 
 export async function listImages(token: string) {
