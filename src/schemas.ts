@@ -134,10 +134,34 @@ export const imageResponse = z
 		created_at: timestamp,
 		updated_at: timestamp,
 		url: z.url().meta({ description: "The bytes (GET with the same bearer token)" }),
+		content_url: z.url().meta({
+			description:
+				"The bytes without Authorization (for <img src>): signed, bound to this etag, valid SIGNED_URL_SECONDS or more",
+		}),
 	})
 	.meta({ id: "Image" });
 
 export type ImageBody = z.infer<typeof imageResponse>;
+
+/** POST /v1/images/:id/links. Variant parameters (w, h, fit, format) are not offered yet. */
+export const imageLinkBody = z.object({
+	expires_in: z
+		.number()
+		.int()
+		.min(60)
+		.max(604_800)
+		.optional()
+		.meta({ description: "Seconds the link lives (default 86400)" }),
+});
+
+export const imageLinkResponse = z
+	.object({
+		url: z.url().meta({ description: "The bytes without Authorization, until expires_at" }),
+		expires_at: timestamp,
+	})
+	.meta({ id: "ImageLink" });
+
+export type ImageLinkBody = z.infer<typeof imageLinkResponse>;
 
 export const imageListResponse = z
 	.object({ images: z.array(imageResponse), next_cursor: z.string().nullable() })
