@@ -7,10 +7,12 @@ import { AppError } from "../lib/errors";
 import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
 import { directionOf } from "../lib/i18n";
 import { log } from "../lib/log";
+import type { ProblemBody } from "../lib/problem";
 import type { MailKind } from "../lib/mail-templates";
 import { hashPassword } from "../lib/password";
 import { passwordEqualsEmail } from "../lib/password-policy";
 import { audit } from "../middleware/audit";
+import { onError } from "../middleware/errors";
 import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
 import { isFormRequest, jsonOrFormBody, validateJsonOrForm, validationHook } from "../middleware/validate";
 import { type DocumentedError, OUTAGE, PUBLIC, htmlPage, problems } from "../lib/openapi";
@@ -51,7 +53,8 @@ function jsonOrFormRequest(component: string) {
 function problemsOrPage(...errors: DocumentedError[]) {
 	const responses = problems(...errors);
 	for (const [status, response] of Object.entries(responses)) {
-		if (status === "413" || status === "429" || status === "503") continue;
+		// The JSON body limit of /v1/auth runs before the route, so a 413 stays problem+json.
+		if (status === "413") continue;
 		responses[status] = {
 			...response,
 			description: `${response.description} (a form post gets an HTML page)`,
@@ -325,22 +328,55 @@ confirmationRoutes.openapi(resetPageRoute, async (c) => {
 	const { state } = token ? await inspectVerificationToken(c.get("db"), token, "reset_password") : { state: "invalid" };
 	const t = c.get("t");
 	const title = t("pages.reset.title");
-	if (state === "valid") {
-		return page(
-			c,
-			title,
-			html`<p>${t("pages.reset.prompt")}</p>
+	if (state === "valid") return page(c, title, resetForm(c, token));
+	return deadLinkPage(c, "reset", title, state === "expired");
+});
+
+/** The new-password form of a reset link, under the reasons a previous try was refused, if any. */
+function resetForm(c: Context<AppEnv>, token: string, refusals: string[] = []) {
+	const t = c.get("t");
+	return html`${refusals.map((text) => statusMessage(text, "error"))}<p>${t("pages.reset.prompt")}</p>
 <form method="post" action="/v1/auth/password/reset?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
 <label for="password">${t("pages.reset.label")}</label>
 <input id="password" name="password" type="password" autocomplete="new-password" minlength="${PASSWORD_MIN}" maxlength="${PASSWORD_MAX}" required aria-describedby="password-hint">
 <p id="password-hint">${t("pages.reset.hint", { min: PASSWORD_MIN, max: PASSWORD_MAX })}</p>
 <button type="submit">${t("pages.reset.button")}</button>
-</form>`,
-		);
-	}
-	return deadLinkPage(c, "reset", title, state === "expired");
+</form>`;
+}
+
+/**
+ * A form post never gets JSON back: whatever refuses it (a refused password, a malformed body, a
+ * rate limit, an outage) is answered with the same status as an HTML page in the page's language.
+ * A refused new password shows the reset form again, with the reasons, for the same link.
+ */
+confirmationRoutes.onError(async (error, c) => {
+	const res = await onError(error, c);
+	if (c.req.method !== "POST" || !isFormRequest(c.req.header("Content-Type"))) return res;
+	const problem = (await res.json()) as ProblemBody;
+	const headers: Record<string, string> = { ...PAGE_HEADERS };
+	const retryAfter = res.headers.get("Retry-After");
+	if (retryAfter) headers["Retry-After"] = retryAfter;
+	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
+	const lang = c.get("lang");
+	const token = c.req.path.endsWith("/password/reset") ? await formToken(c) : null;
+	const body =
+		token && problem.code === "validation_failed"
+			? resetForm(c, token, reasons)
+			: html`${reasons.map((text) => statusMessage(text, "error"))}`;
+	const title = token ? c.get("t")("pages.reset.title") : problem.title;
+	return c.html(renderPage({ lang, dir: directionOf(lang), title, body }), res.status as 400, headers);
 });
+
+/** The `token` field of the form post being answered, when it is a plausible token. */
+async function formToken(c: Context<AppEnv>): Promise<string | null> {
+	try {
+		const token = (await c.req.parseBody()).token;
+		return typeof token === "string" && token.length > 0 && token.length <= 512 ? token : null;
+	} catch {
+		return null;
+	}
+}
 
 const resetRoute = createRoute({
 	method: "post",
