@@ -13,6 +13,7 @@ import { hashPassword } from "../lib/password";
 import { passwordEqualsEmail } from "../lib/password-policy";
 import { audit } from "../middleware/audit";
 import { onError } from "../middleware/errors";
+import { preferUserLocale } from "../middleware/language";
 import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
 import { isFormRequest, jsonOrFormBody, validateJsonOrForm, validationHook } from "../middleware/validate";
 import { type DocumentedError, OUTAGE, PUBLIC, htmlPage, problems } from "../lib/openapi";
@@ -131,7 +132,8 @@ function deadLinkPage(
 
 async function confirmationState(c: Context<AppEnv>, token: string): Promise<TokenState | "confirmed"> {
 	const db = c.get("db");
-	const { state, userId } = await inspectVerificationToken(db, token, "confirm_email");
+	const { state, userId, locale } = await inspectVerificationToken(db, token, "confirm_email");
+	if (locale) preferUserLocale(c, locale);
 	if (state !== "spent" || !userId) return state;
 	const user = await findUserById(db, userId);
 	return user?.emailConfirmedAt ? "confirmed" : "invalid";
@@ -325,7 +327,10 @@ const resetPageRoute = createRoute({
 
 confirmationRoutes.openapi(resetPageRoute, async (c) => {
 	const token = c.req.valid("query").token ?? "";
-	const { state } = token ? await inspectVerificationToken(c.get("db"), token, "reset_password") : { state: "invalid" };
+	const { state, locale } = token
+		? await inspectVerificationToken(c.get("db"), token, "reset_password")
+		: { state: "invalid", locale: undefined };
+	if (locale) preferUserLocale(c, locale);
 	const t = c.get("t");
 	const title = t("pages.reset.title");
 	if (state === "valid") return page(c, title, resetForm(c, token));

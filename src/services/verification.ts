@@ -38,16 +38,21 @@ export async function inspectVerificationToken(
 	db: Database,
 	token: string,
 	purpose: TokenPurpose,
-): Promise<{ state: TokenState; userId?: string }> {
-	const row = await db
-		.select()
+): Promise<{ state: TokenState; userId?: string; locale?: string }> {
+	// The recipient's saved locale comes along in the same statement: pages opened from a mailed
+	// link speak the recipient's language, whatever the browser says.
+	const found = await db
+		.select({ row: verificationTokens, locale: users.locale })
 		.from(verificationTokens)
+		.leftJoin(users, eq(users.id, verificationTokens.userId))
 		.where(and(eq(verificationTokens.tokenHash, hashToken(token)), eq(verificationTokens.purpose, purpose)))
 		.get();
-	if (!row) return { state: "invalid" };
-	if (row.spentAt) return { state: "spent", userId: row.userId };
-	if (row.expiresAt.getTime() <= Date.now()) return { state: "expired", userId: row.userId };
-	return { state: "valid", userId: row.userId };
+	if (!found) return { state: "invalid" };
+	const { row } = found;
+	const locale = found.locale ?? undefined;
+	if (row.spentAt) return { state: "spent", userId: row.userId, locale };
+	if (row.expiresAt.getTime() <= Date.now()) return { state: "expired", userId: row.userId, locale };
+	return { state: "valid", userId: row.userId, locale };
 }
 
 export type SpendResult = { ok: true; userId: string } | { ok: false; state: Exclude<TokenState, "valid"> };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SUPPORTED_LOCALES, translator } from "../../src/lib/i18n";
-import { BASE, PASSWORD, api, expectProblem, send, signedInUser } from "../helpers/api";
+import { BASE, PASSWORD, api, expectProblem, register, send, signedInUser } from "../helpers/api";
 import { tokenFrom, waitForMail } from "../helpers/resend";
 import { appWith } from "../helpers/worker";
 
@@ -150,5 +150,34 @@ describe("form posts: security", () => {
 		);
 		const text = await res.text();
 		expect(text).not.toContain("<script>");
+	});
+});
+
+describe("pages opened from a mailed link: happy", () => {
+	it("renders in the recipient's saved locale, whatever Accept-Language says; ?lang= still wins", async () => {
+		const { confirmToken } = await register({ locale: "fr" });
+		const path = `/v1/auth/confirm?token=${confirmToken}`;
+		const browser = { headers: { "Accept-Language": "de-DE,de;q=0.9", Accept: "text/html" } };
+		const saved = await expectPage(await api(path, browser), 200, "fr");
+		expect(saved).toContain(escaped(translator("fr")("pages.confirm.button")));
+		await expectPage(await api(`${path}&lang=ja`, browser), 200, "ja");
+
+		const user = await signedInUser({ locale: "zh-TW" });
+		expect((await send("POST", "/v1/auth/password/forgot", { body: { email: user.email } })).status).toBe(202);
+		const token = tokenFrom(await waitForMail(user.email, 2), "/v1/auth/password/reset");
+		const reset = await expectPage(await api(`/v1/auth/password/reset?token=${token}`, browser), 200, "zh-TW");
+		expect(reset).toContain(escaped(translator("zh-TW")("pages.reset.prompt")));
+		// The form posts back in the page's language.
+		expect(reset).toContain('action="/v1/auth/password/reset?lang=zh-TW"');
+	});
+
+	it("uses the recipient's locale for an expired link's page too", async () => {
+		const { confirmToken } = await register({ locale: "ar" });
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(Date.now() + 3 * 3600 * 1000);
+		const res = await api(`/v1/auth/confirm?token=${confirmToken}`, { headers: { "Accept-Language": "en" } });
+		const text = await expectPage(res, 200, "ar");
+		expect(text).toContain('dir="rtl"');
+		expect(text).toContain(escaped(translator("ar")("pages.confirm.expired")));
 	});
 });
