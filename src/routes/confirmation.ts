@@ -87,7 +87,11 @@ const OUTCOME_ERROR: Record<Exclude<Outcome, "ok">, AppError> = {
 
 function page(c: Context<AppEnv>, title: string, body: ReturnType<typeof html>, status: 200 | 400 | 409 | 410 = 200) {
 	const lang = c.get("lang");
-	return c.html(renderPage({ lang, dir: directionOf(lang), title, body }), status, PAGE_HEADERS);
+	return c.html(
+		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
+		status,
+		PAGE_HEADERS,
+	);
 }
 
 /** A form that asks for a new link (confirmation resend or password forgot). */
@@ -303,7 +307,13 @@ function accepted(c: Context<AppEnv>, messageKey: string, titleKey: string) {
 	if (isFormRequest(c.req.header("Content-Type"))) {
 		const lang = c.get("lang");
 		return c.html(
-			renderPage({ lang, dir: directionOf(lang), title: t(titleKey), body: statusMessage(t(messageKey)) }),
+			renderPage({
+				lang,
+				dir: directionOf(lang),
+				appName: c.get("config").APP_NAME,
+				title: t(titleKey),
+				body: statusMessage(t(messageKey)),
+			}),
 			202,
 			PAGE_HEADERS,
 		);
@@ -370,7 +380,11 @@ confirmationRoutes.onError(async (error, c) => {
 			? resetForm(c, token, reasons)
 			: html`${reasons.map((text) => statusMessage(text, "error"))}`;
 	const title = token ? c.get("t")("pages.reset.title") : problem.title;
-	return c.html(renderPage({ lang, dir: directionOf(lang), title, body }), res.status as 400, headers);
+	return c.html(
+		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
+		res.status as 400,
+		headers,
+	);
 });
 
 /** The `token` field of the form post being answered, when it is a plausible token. */

@@ -154,6 +154,16 @@ describe("form posts: security", () => {
 });
 
 describe("pages opened from a mailed link: happy", () => {
+	it("carries APP_NAME in the title and above the heading, escaped", async () => {
+		const branded = appWith({ APP_NAME: "Lumen <Gallery>" });
+		const res = await branded.fetch(new Request(`${BASE}/v1/auth/confirm?token=unknown&lang=en`));
+		const text = await expectPage(res, 200, "en");
+		expect(text).toContain(
+			`<title>${escaped(translator("en")("pages.confirm.title"))} · Lumen &lt;Gallery&gt;</title>`,
+		);
+		expect(text).toContain('<p class="app">Lumen &lt;Gallery&gt;</p>');
+	});
+
 	it("renders in the recipient's saved locale, whatever Accept-Language says; ?lang= still wins", async () => {
 		const { confirmToken } = await register({ locale: "fr" });
 		const path = `/v1/auth/confirm?token=${confirmToken}`;
