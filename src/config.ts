@@ -65,6 +65,8 @@ const configSchema = z
 		OIDC_CLIENT_SECRET: optional,
 		OIDC_NAME: optional,
 		OAUTH_REDIRECT_URIS: list,
+		/** Pages of the app that mailed links may lead back to (`redirect_to`), comma-separated. */
+		APP_REDIRECT_URLS: list,
 		MAX_IMAGE_BYTES: bytes(10 * 1024 * 1024),
 		MAX_IMAGE_PIXELS: bytes(50_000_000),
 		QUOTA_BYTES: bytes(1024 * 1024 * 1024),

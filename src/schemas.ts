@@ -50,8 +50,15 @@ function passwordNotEmail<T extends { email: string; password: string }>(value: 
 	}
 }
 
+/** An app page to come back to from the mailed link (checked against APP_REDIRECT_URLS by the route). */
+const redirectToSchema = z.string().max(2048).optional().meta({
+	description: "Must match an APP_REDIRECT_URLS entry (origin and path)",
+	example: "https://app.example/welcome",
+});
+
 export const registerBody = z
 	.object({
+		redirect_to: redirectToSchema,
 		email: emailSchema,
 		password: passwordSchema,
 		name: nameSchema.optional(),
@@ -74,7 +81,7 @@ export const tokenBody = z.object({ token: z.string().min(1).max(512) });
 
 export const tokenQuery = z.object({ token: z.string().max(512).optional() });
 
-export const emailBody = z.object({ email: emailSchema });
+export const emailBody = z.object({ email: emailSchema, redirect_to: redirectToSchema });
 
 export const resetBody = z.object({ token: z.string().min(1).max(512), password: passwordSchema });
 

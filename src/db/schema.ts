@@ -71,6 +71,8 @@ export const verificationTokens = sqliteTable(
 		purpose: text("purpose", { enum: ["confirm_email", "reset_password", "oauth_login"] }).notNull(),
 		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
 		spentAt: integer("spent_at", { mode: "timestamp_ms" }),
+		/** The app page the mailed link's result page leads back to (an APP_REDIRECT_URLS match). */
+		redirectTo: text("redirect_to"),
 		createdAt: createdAt(),
 	},
 	(t) => [index("verification_tokens_user_purpose_idx").on(t.userId, t.purpose)],

@@ -11,6 +11,8 @@ import type { ProblemBody } from "../lib/problem";
 import type { MailKind } from "../lib/mail-templates";
 import { hashPassword } from "../lib/password";
 import { passwordEqualsEmail } from "../lib/password-policy";
+import { continueUrl } from "../lib/redirects";
+import { appRedirect } from "../middleware/app-redirect";
 import { audit } from "../middleware/audit";
 import { onError } from "../middleware/errors";
 import { preferUserLocale } from "../middleware/language";
@@ -92,6 +94,12 @@ function page(c: Context<AppEnv>, title: string, body: ReturnType<typeof html>, 
 		status,
 		PAGE_HEADERS,
 	);
+}
+
+/** The "continue" link of a result page back to the app page the link was requested from. */
+function continueLink(c: Context<AppEnv>, redirectTo: string | null, status: "confirmed" | "password_reset") {
+	if (!redirectTo) return "";
+	return html`<p><a href="${continueUrl(redirectTo, status)}">${c.get("t")("pages.continue", { app: c.get("config").APP_NAME })}</a></p>`;
 }
 
 /** A form that asks for a new link (confirmation resend or password forgot). */
@@ -218,7 +226,10 @@ confirmationRoutes.openapi(confirmRoute, async (c) => {
 	const t = c.get("t");
 	if (isFormRequest(c.req.header("Content-Type"))) {
 		const title = t("pages.confirm.title");
-		if (outcome === "ok") return page(c, title, statusMessage(t("pages.confirm.success")));
+		if (outcome === "ok") {
+			const back = spent.ok ? continueLink(c, spent.redirectTo, "confirmed") : "";
+			return page(c, title, html`${statusMessage(t("pages.confirm.success"))}${back}`);
+		}
 		if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
 		return deadLinkPage(c, "confirm", title, outcome === "expired", outcome === "expired" ? 410 : 400);
 	}
@@ -240,14 +251,16 @@ const resendRoute = createRoute({
 	request: jsonOrFormRequest("EmailBody"),
 	responses: {
 		202: messageOrPage("Accepted, whether or not the address has an unconfirmed account"),
-		...problemsOrPage(...FORM_BODY_ERRORS, "rate_limited", OUTAGE),
+		...problemsOrPage(...FORM_BODY_ERRORS, "redirect_uri_not_allowed", "rate_limited", OUTAGE),
 	},
 });
 
 confirmationRoutes.openapi(resendRoute, async (c) => {
-	const email = normalizeEmail(jsonOrFormBody(c, emailBody).email);
+	const body = jsonOrFormBody(c, emailBody);
+	const redirectTo = appRedirect(c, body.redirect_to);
+	const email = normalizeEmail(body.email);
 	await enforceRateLimit(c, "resend_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
-	mailOwnerAfterResponse(c, email, (user) => (user.emailConfirmedAt ? null : "confirm"));
+	mailOwnerAfterResponse(c, email, (user) => (user.emailConfirmedAt ? null : "confirm"), redirectTo);
 	return accepted(c, "messages.confirmation_resent", "pages.confirm.title");
 });
 
@@ -265,14 +278,16 @@ const forgotRoute = createRoute({
 	request: jsonOrFormRequest("EmailBody"),
 	responses: {
 		202: messageOrPage("Accepted, whether or not the address has an account"),
-		...problemsOrPage(...FORM_BODY_ERRORS, "rate_limited", OUTAGE),
+		...problemsOrPage(...FORM_BODY_ERRORS, "redirect_uri_not_allowed", "rate_limited", OUTAGE),
 	},
 });
 
 confirmationRoutes.openapi(forgotRoute, async (c) => {
-	const email = normalizeEmail(jsonOrFormBody(c, emailBody).email);
+	const body = jsonOrFormBody(c, emailBody);
+	const redirectTo = appRedirect(c, body.redirect_to);
+	const email = normalizeEmail(body.email);
 	await enforceRateLimit(c, "forgot_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
-	mailOwnerAfterResponse(c, email, () => "reset");
+	mailOwnerAfterResponse(c, email, () => "reset", redirectTo);
 	return accepted(c, "messages.reset_requested", "pages.reset.title");
 });
 
@@ -283,7 +298,12 @@ confirmationRoutes.openapi(forgotRoute, async (c) => {
  * tick, so rendering the mail cannot hold the isolate while the response is still on its way out.
  * A failure is logged; the person can simply ask again.
  */
-function mailOwnerAfterResponse(c: Context<AppEnv>, email: string, kindFor: (user: User) => MailKind | null): void {
+function mailOwnerAfterResponse(
+	c: Context<AppEnv>,
+	email: string,
+	kindFor: (user: User) => MailKind | null,
+	redirectTo: string | null,
+): void {
 	const db = c.get("db");
 	const config = c.get("config");
 	const mail = c.get("mail");
@@ -293,7 +313,7 @@ function mailOwnerAfterResponse(c: Context<AppEnv>, email: string, kindFor: (use
 		const user = await findUserByEmail(db, email);
 		const kind = user ? kindFor(user) : null;
 		if (!user || !kind) return;
-		const outboxId = await queueAccountMail(db, config, user, kind);
+		const outboxId = await queueAccountMail(db, config, user, kind, redirectTo);
 		await deliverMail(db, mail, [outboxId]);
 	};
 	c.executionCtx.waitUntil(
@@ -414,11 +434,14 @@ const resetRoute = createRoute({
 
 confirmationRoutes.openapi(resetRoute, async (c) => {
 	const { token, password } = jsonOrFormBody(c, resetBody);
-	const outcome = await resetPassword(c, token, password);
+	const { outcome, redirectTo } = await resetPassword(c, token, password);
 	const t = c.get("t");
 	if (isFormRequest(c.req.header("Content-Type"))) {
 		const title = t("pages.reset.title");
-		if (outcome === "ok") return page(c, title, statusMessage(t("pages.reset.success")));
+		if (outcome === "ok") {
+			const back = continueLink(c, redirectTo, "password_reset");
+			return page(c, title, html`${statusMessage(t("pages.reset.success"))}${back}`);
+		}
 		return deadLinkPage(c, "reset", title, outcome === "expired", outcome === "expired" ? 410 : 400);
 	}
 	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
@@ -430,11 +453,11 @@ async function resetPassword(
 	c: Context<AppEnv>,
 	token: string,
 	password: string,
-): Promise<Exclude<Outcome, "already">> {
+): Promise<{ outcome: Exclude<Outcome, "already">; redirectTo: string | null }> {
 	const db = c.get("db");
 	const peek = await inspectVerificationToken(db, token, "reset_password");
-	if (peek.state === "expired") return "expired";
-	if (peek.state !== "valid" || !peek.userId) return "invalid";
+	if (peek.state === "expired") return { outcome: "expired", redirectTo: null };
+	if (peek.state !== "valid" || !peek.userId) return { outcome: "invalid", redirectTo: null };
 	const user = await findUserById(db, peek.userId);
 	if (user && passwordEqualsEmail(password, user.email)) {
 		throw new AppError("validation_failed", {
@@ -448,7 +471,7 @@ async function resetPassword(
 		audit(c, "password_reset", spent.userId);
 		// Proving control of the mailbox lifts a lockout of password logins (someone else's guesses).
 		if (user) c.executionCtx.waitUntil(clear(db, rateLimitKey("login_account", user.email)).catch(() => {}));
-		return "ok";
+		return { outcome: "ok", redirectTo: spent.redirectTo };
 	}
-	return spent.state === "expired" ? "expired" : "invalid";
+	return { outcome: spent.state === "expired" ? "expired" : "invalid", redirectTo: null };
 }

@@ -15,6 +15,7 @@ export async function issueVerificationToken(
 	userId: string,
 	purpose: TokenPurpose,
 	ttlSeconds: number,
+	redirectTo: string | null = null,
 ): Promise<string> {
 	const token = newSecretToken();
 	await db.batch([
@@ -26,6 +27,7 @@ export async function issueVerificationToken(
 			userId,
 			purpose,
 			expiresAt: new Date(Date.now() + ttlSeconds * 1000),
+			redirectTo,
 		}),
 	]);
 	return token;
@@ -55,7 +57,9 @@ export async function inspectVerificationToken(
 	return { state: "valid", userId: row.userId, locale };
 }
 
-export type SpendResult = { ok: true; userId: string } | { ok: false; state: Exclude<TokenState, "valid"> };
+export type SpendResult =
+	| { ok: true; userId: string; redirectTo: string | null }
+	| { ok: false; state: Exclude<TokenState, "valid"> };
 
 /**
  * Spends a token atomically together with its effects. The spend is a conditional UPDATE stamped
@@ -83,10 +87,10 @@ export async function spendVerificationToken(
 				gt(verificationTokens.expiresAt, new Date()),
 			),
 		)
-		.returning({ userId: verificationTokens.userId });
+		.returning({ userId: verificationTokens.userId, redirectTo: verificationTokens.redirectTo });
 	const [spent] = await db.batch([spend, ...effects(spentBySubquery(tokenHash, stamp))]);
 	const winner = spent[0];
-	if (winner) return { ok: true, userId: winner.userId };
+	if (winner) return { ok: true, userId: winner.userId, redirectTo: winner.redirectTo };
 	const { state } = await inspectVerificationToken(db, token, purpose);
 	return { ok: false, state: state === "valid" ? "spent" : state };
 }

@@ -1,0 +1,1 @@
+ALTER TABLE `verification_tokens` ADD `redirect_to` text;
