@@ -79,6 +79,19 @@ export const verificationTokens = sqliteTable(
 );
 
 /**
+ * The `state` of every OAuth flow in progress, hashed: the callback spends it with one conditional
+ * DELETE, so a state (and the callback URL carrying it) works once, for login flows too.
+ */
+export const oauthStates = sqliteTable(
+	"oauth_states",
+	{
+		stateHash: text("state_hash").primaryKey(),
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+	},
+	(t) => [index("oauth_states_expires_at_idx").on(t.expiresAt)],
+);
+
+/**
  * Durable mail outbox: a request records the message, delivery happens after the response. The
  * bodies hold live links, so they are stored encrypted (src/lib/encryption.ts) and emptied once
  * delivered, failed for good or past `expires_at`; the rows go with their user.

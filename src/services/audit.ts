@@ -1,3 +1,4 @@
+import { pruneOAuthStates } from "./oauth/flow";
 import type { EventBody } from "../schemas";
 import { desc, eq, lt, sql } from "drizzle-orm";
 import type { Config } from "../config";
@@ -106,9 +107,10 @@ export async function pruneSecurityRecords(
 	now = Date.now(),
 ) {
 	const before = new Date(now - config.AUDIT_RETENTION_DAYS * 86_400_000);
-	const [auditEventsDeleted, rateLimitsDeleted] = await Promise.all([
+	const [auditEventsDeleted, rateLimitsDeleted, oauthStatesDeleted] = await Promise.all([
 		pruneAuditEvents(db, before),
 		pruneRateLimits(db, now),
+		pruneOAuthStates(db, new Date(now)),
 	]);
-	return { auditEventsDeleted, rateLimitsDeleted };
+	return { auditEventsDeleted, rateLimitsDeleted, oauthStatesDeleted };
 }
