@@ -58,6 +58,7 @@ export function createApp() {
 	);
 	// Uploads enforce MAX_IMAGE_BYTES themselves (src/services/uploads.ts); only the JSON rename is capped here.
 	app.on("PATCH", "/v1/images/:id", jsonBodyLimit());
+	app.on("POST", "/v1/images/:id/links", jsonBodyLimit());
 
 	app.get("/__dev/hashes", devHashStats);
 	app.route("/", systemRoutes);

@@ -65,10 +65,14 @@ const configSchema = z
 		OIDC_CLIENT_SECRET: optional,
 		OIDC_NAME: optional,
 		OAUTH_REDIRECT_URIS: list,
+		/** Pages of the app that mailed links may lead back to (`redirect_to`), comma-separated. */
+		APP_REDIRECT_URLS: list,
 		MAX_IMAGE_BYTES: bytes(10 * 1024 * 1024),
 		MAX_IMAGE_PIXELS: bytes(50_000_000),
 		QUOTA_BYTES: bytes(1024 * 1024 * 1024),
 		QUOTA_IMAGES: bytes(1000),
+		/** Lifetime of an image object's signed `content_url` (rounded up to a quarter of it). */
+		SIGNED_URL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
 		/** Failed password logins per account (email), counted whether or not the account exists. */
 		RATE_LIMIT_LOGIN_ACCOUNT: rateLimit("10/900"),
 		/** Login attempts per client IP. */

@@ -50,8 +50,15 @@ function passwordNotEmail<T extends { email: string; password: string }>(value: 
 	}
 }
 
+/** An app page to come back to from the mailed link (checked against APP_REDIRECT_URLS by the route). */
+const redirectToSchema = z.string().max(2048).optional().meta({
+	description: "Must match an APP_REDIRECT_URLS entry (origin and path)",
+	example: "https://app.example/welcome",
+});
+
 export const registerBody = z
 	.object({
+		redirect_to: redirectToSchema,
 		email: emailSchema,
 		password: passwordSchema,
 		name: nameSchema.optional(),
@@ -74,7 +81,7 @@ export const tokenBody = z.object({ token: z.string().min(1).max(512) });
 
 export const tokenQuery = z.object({ token: z.string().max(512).optional() });
 
-export const emailBody = z.object({ email: emailSchema });
+export const emailBody = z.object({ email: emailSchema, redirect_to: redirectToSchema });
 
 export const resetBody = z.object({ token: z.string().min(1).max(512), password: passwordSchema });
 
@@ -213,10 +220,34 @@ export const imageResponse = z
 		created_at: timestamp,
 		updated_at: timestamp,
 		url: z.url().meta({ description: "The bytes (GET with the same bearer token)" }),
+		content_url: z.url().meta({
+			description:
+				"The bytes without Authorization (for <img src>): signed, bound to this etag, valid SIGNED_URL_SECONDS or more",
+		}),
 	})
 	.meta({ id: "Image" });
 
 export type ImageBody = z.infer<typeof imageResponse>;
+
+/** POST /v1/images/:id/links. Variant parameters (w, h, fit, format) are not offered yet. */
+export const imageLinkBody = z.object({
+	expires_in: z
+		.number()
+		.int()
+		.min(60)
+		.max(604_800)
+		.optional()
+		.meta({ description: "Seconds the link lives (default 86400)" }),
+});
+
+export const imageLinkResponse = z
+	.object({
+		url: z.url().meta({ description: "The bytes without Authorization, until expires_at" }),
+		expires_at: timestamp,
+	})
+	.meta({ id: "ImageLink" });
+
+export type ImageLinkBody = z.infer<typeof imageLinkResponse>;
 
 export const imageListResponse = z
 	.object({ images: z.array(imageResponse), next_cursor: z.string().nullable() })

@@ -73,9 +73,24 @@ export const verificationTokens = sqliteTable(
 		purpose: text("purpose", { enum: ["confirm_email", "reset_password", "oauth_login"] }).notNull(),
 		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
 		spentAt: integer("spent_at", { mode: "timestamp_ms" }),
+		/** The app page the mailed link's result page leads back to (an APP_REDIRECT_URLS match). */
+		redirectTo: text("redirect_to"),
 		createdAt: createdAt(),
 	},
 	(t) => [index("verification_tokens_user_purpose_idx").on(t.userId, t.purpose)],
+);
+
+/**
+ * The `state` of every OAuth flow in progress, hashed: the callback spends it with one conditional
+ * DELETE, so a state (and the callback URL carrying it) works once, for login flows too.
+ */
+export const oauthStates = sqliteTable(
+	"oauth_states",
+	{
+		stateHash: text("state_hash").primaryKey(),
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+	},
+	(t) => [index("oauth_states_expires_at_idx").on(t.expiresAt)],
 );
 
 /**

@@ -7,6 +7,12 @@ import { decodeBase64urlIgnorePadding, encodeBase64urlNoPadding } from "@oslojs/
  */
 export type KeyPurpose = "outbox-body" | "totp-secret";
 
+/**
+ * What each derived MAC key is for: HKDF's `info` again, so a signature made for one purpose
+ * never verifies under another, and none shares a key with the encryption purposes.
+ */
+export type MacPurpose = "signed-image-url";
+
 const VERSION = "v1";
 const IV_BYTES = 12;
 const encoder = new TextEncoder();
@@ -39,6 +45,35 @@ async function deriveKey(root: string, purpose: KeyPurpose): Promise<CryptoKey> 
 		{ name: "AES-GCM", length: 256 },
 		false,
 		["encrypt", "decrypt"],
+	);
+}
+
+const derivedMacs = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * The HMAC-SHA-256 key for `purpose`, derived from the root secret like {@link purposeKey}.
+ * Rotating the root rotates every derived key: whatever was signed under the old root stops
+ * verifying. Non-extractable.
+ */
+export function macKey(root: string, purpose: MacPurpose): Promise<CryptoKey> {
+	const id = `${purpose}\u0000${root}`;
+	let key = derivedMacs.get(id);
+	if (!key) {
+		key = deriveMacKey(root, purpose);
+		derivedMacs.set(id, key);
+		key.catch(() => derivedMacs.delete(id));
+	}
+	return key;
+}
+
+async function deriveMacKey(root: string, purpose: MacPurpose): Promise<CryptoKey> {
+	const material = await crypto.subtle.importKey("raw", encoder.encode(root), "HKDF", false, ["deriveKey"]);
+	return crypto.subtle.deriveKey(
+		{ name: "HKDF", hash: "SHA-256", salt: encoder.encode("atrium-hkdf-v1"), info: encoder.encode(purpose) },
+		material,
+		{ name: "HMAC", hash: "SHA-256", length: 256 },
+		false,
+		["sign", "verify"],
 	);
 }
 

@@ -28,6 +28,8 @@ export const ERROR_STATUS = {
 	precondition_failed: 412,
 	range_not_satisfiable: 416,
 	avatar_not_found: 404,
+	link_invalid: 403,
+	link_expired: 410,
 	redirect_uri_not_allowed: 400,
 	oauth_state_mismatch: 400,
 	oauth_denied: 400,

@@ -8,7 +8,7 @@ const STYLE = `body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem
 h1{font-size:1.5rem}button{font:inherit;padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#2b59c3;color:#fff;cursor:pointer}
 button:focus-visible,input:focus-visible{outline:3px solid #f5a623;outline-offset:2px}
 input{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin:.25rem 0 1rem}
-.status{padding:.75rem 1rem;border-radius:.4rem;background:#eef3ff}.status.error{background:#fdecea}`;
+.app{font-weight:600;color:#555;margin:0}.status{padding:.75rem 1rem;border-radius:.4rem;background:#eef3ff}.status.error{background:#fdecea}`;
 
 const styleHash = `'sha256-${encodeBase64(sha256(new TextEncoder().encode(STYLE)))}'`;
 
@@ -28,6 +28,8 @@ export const PAGE_HEADERS: Record<string, string> = {
 export function renderPage(input: {
 	lang: string;
 	dir: Direction;
+	/** APP_NAME: whose page this is, in the tab title and above the heading. */
+	appName: string;
 	title: string;
 	body: HtmlEscapedString | Promise<HtmlEscapedString>;
 }) {
@@ -37,11 +39,12 @@ export function renderPage(input: {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${input.title}</title>
+<title>${input.title} · ${input.appName}</title>
 <style>${raw(STYLE)}</style>
 </head>
 <body>
 <main>
+<p class="app">${input.appName}</p>
 <h1>${input.title}</h1>
 ${input.body}
 </main>

@@ -88,7 +88,7 @@ export function problems(...errors: DocumentedError[]): Record<string, ProblemRe
 			description: `Problem: ${codes.join(", ")}`,
 			headers: {
 				...CONTENT_LANGUAGE,
-				...(codes.some((code) => CHALLENGED.includes(code)) ? WWW_AUTHENTICATE : {}),
+				...(status === 401 && codes.some((code) => CHALLENGED.includes(code)) ? WWW_AUTHENTICATE : {}),
 				...(status === 429 || status === 503 ? RETRY_AFTER : {}),
 				...(status === 416 ? CONTENT_RANGE : {}),
 			},

@@ -43,7 +43,8 @@ export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
 	headers.set("Content-Type", "application/problem+json; charset=utf-8");
 	headers.set("Cache-Control", "no-store");
 	const challenge = BEARER_CHALLENGE[error.code];
-	if (challenge && !headers.has("WWW-Authenticate")) headers.set("WWW-Authenticate", challenge);
+	// A challenge belongs to bearer failures (401) only: a mailed link's 410 token_expired has none.
+	if (challenge && error.status === 401 && !headers.has("WWW-Authenticate")) headers.set("WWW-Authenticate", challenge);
 	return new Response(JSON.stringify(toProblem(error, t)), { status: error.status, headers });
 }
 

@@ -15,6 +15,7 @@ import {
 	signInResponse,
 	tokenResponse,
 } from "../schemas";
+import { appRedirect } from "../middleware/app-redirect";
 import { queueAccountMail } from "../services/account-mail";
 import { deliverMail } from "../services/outbox";
 import { clear, hit } from "../services/rate-limit";
@@ -41,12 +42,13 @@ const registerRoute = createRoute({
 	request: { body: jsonBody(registerBody) },
 	responses: {
 		202: json("Accepted; a confirmation (or an 'account exists') mail is on its way", messageResponse),
-		...problems(...BODY_ERRORS, "rate_limited", OUTAGE),
+		...problems(...BODY_ERRORS, "redirect_uri_not_allowed", "rate_limited", OUTAGE),
 	},
 });
 
 authRoutes.openapi(registerRoute, async (c) => {
-	const body = c.req.valid("json");
+	const { redirect_to, ...body } = c.req.valid("json");
+	const redirectTo = appRedirect(c, redirect_to);
 	const db = c.get("db");
 	const config = c.get("config");
 	const result = await registerUser(db, { ...body, locale: body.locale ?? c.get("lang") });
@@ -56,7 +58,7 @@ authRoutes.openapi(registerRoute, async (c) => {
 	const { limit, windowSeconds } = config.RATE_LIMIT_MAIL_EMAIL;
 	const mailBudget = await hit(db, rateLimitKey("register_mail", result.user.email), limit, windowSeconds);
 	if (result.status === "created" || mailBudget.allowed) {
-		const outboxId = await queueAccountMail(db, config, result.user, kind);
+		const outboxId = await queueAccountMail(db, config, result.user, kind, redirectTo);
 		c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
 	}
 	audit(c, result.status === "created" ? "register" : "register_existing", result.user.id);

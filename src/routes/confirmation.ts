@@ -7,10 +7,15 @@ import { AppError } from "../lib/errors";
 import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
 import { directionOf } from "../lib/i18n";
 import { log } from "../lib/log";
+import type { ProblemBody } from "../lib/problem";
 import type { MailKind } from "../lib/mail-templates";
 import { hashPassword } from "../lib/password";
 import { passwordEqualsEmail } from "../lib/password-policy";
+import { continueUrl } from "../lib/redirects";
+import { appRedirect } from "../middleware/app-redirect";
 import { audit } from "../middleware/audit";
+import { onError } from "../middleware/errors";
+import { preferUserLocale } from "../middleware/language";
 import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
 import { isFormRequest, jsonOrFormBody, validateJsonOrForm, validationHook } from "../middleware/validate";
 import { type DocumentedError, OUTAGE, PUBLIC, htmlPage, problems } from "../lib/openapi";
@@ -51,7 +56,8 @@ function jsonOrFormRequest(component: string) {
 function problemsOrPage(...errors: DocumentedError[]) {
 	const responses = problems(...errors);
 	for (const [status, response] of Object.entries(responses)) {
-		if (status === "413" || status === "429" || status === "503") continue;
+		// The JSON body limit of /v1/auth runs before the route, so a 413 stays problem+json.
+		if (status === "413") continue;
 		responses[status] = {
 			...response,
 			description: `${response.description} (a form post gets an HTML page)`,
@@ -83,7 +89,17 @@ const OUTCOME_ERROR: Record<Exclude<Outcome, "ok">, AppError> = {
 
 function page(c: Context<AppEnv>, title: string, body: ReturnType<typeof html>, status: 200 | 400 | 409 | 410 = 200) {
 	const lang = c.get("lang");
-	return c.html(renderPage({ lang, dir: directionOf(lang), title, body }), status, PAGE_HEADERS);
+	return c.html(
+		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
+		status,
+		PAGE_HEADERS,
+	);
+}
+
+/** The "continue" link of a result page back to the app page the link was requested from. */
+function continueLink(c: Context<AppEnv>, redirectTo: string | null, status: "confirmed" | "password_reset") {
+	if (!redirectTo) return "";
+	return html`<p><a href="${continueUrl(redirectTo, status)}">${c.get("t")("pages.continue", { app: c.get("config").APP_NAME })}</a></p>`;
 }
 
 /** A form that asks for a new link (confirmation resend or password forgot). */
@@ -128,7 +144,8 @@ function deadLinkPage(
 
 async function confirmationState(c: Context<AppEnv>, token: string): Promise<TokenState | "confirmed"> {
 	const db = c.get("db");
-	const { state, userId } = await inspectVerificationToken(db, token, "confirm_email");
+	const { state, userId, locale } = await inspectVerificationToken(db, token, "confirm_email");
+	if (locale) preferUserLocale(c, locale);
 	if (state !== "spent" || !userId) return state;
 	const user = await findUserById(db, userId);
 	return user?.emailConfirmedAt ? "confirmed" : "invalid";
@@ -209,7 +226,10 @@ confirmationRoutes.openapi(confirmRoute, async (c) => {
 	const t = c.get("t");
 	if (isFormRequest(c.req.header("Content-Type"))) {
 		const title = t("pages.confirm.title");
-		if (outcome === "ok") return page(c, title, statusMessage(t("pages.confirm.success")));
+		if (outcome === "ok") {
+			const back = spent.ok ? continueLink(c, spent.redirectTo, "confirmed") : "";
+			return page(c, title, html`${statusMessage(t("pages.confirm.success"))}${back}`);
+		}
 		if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
 		return deadLinkPage(c, "confirm", title, outcome === "expired", outcome === "expired" ? 410 : 400);
 	}
@@ -231,14 +251,16 @@ const resendRoute = createRoute({
 	request: jsonOrFormRequest("EmailBody"),
 	responses: {
 		202: messageOrPage("Accepted, whether or not the address has an unconfirmed account"),
-		...problemsOrPage(...FORM_BODY_ERRORS, "rate_limited", OUTAGE),
+		...problemsOrPage(...FORM_BODY_ERRORS, "redirect_uri_not_allowed", "rate_limited", OUTAGE),
 	},
 });
 
 confirmationRoutes.openapi(resendRoute, async (c) => {
-	const email = normalizeEmail(jsonOrFormBody(c, emailBody).email);
+	const body = jsonOrFormBody(c, emailBody);
+	const redirectTo = appRedirect(c, body.redirect_to);
+	const email = normalizeEmail(body.email);
 	await enforceRateLimit(c, "resend_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
-	mailOwnerAfterResponse(c, email, (user) => (user.emailConfirmedAt ? null : "confirm"));
+	mailOwnerAfterResponse(c, email, (user) => (user.emailConfirmedAt ? null : "confirm"), redirectTo);
 	return accepted(c, "messages.confirmation_resent", "pages.confirm.title");
 });
 
@@ -256,14 +278,16 @@ const forgotRoute = createRoute({
 	request: jsonOrFormRequest("EmailBody"),
 	responses: {
 		202: messageOrPage("Accepted, whether or not the address has an account"),
-		...problemsOrPage(...FORM_BODY_ERRORS, "rate_limited", OUTAGE),
+		...problemsOrPage(...FORM_BODY_ERRORS, "redirect_uri_not_allowed", "rate_limited", OUTAGE),
 	},
 });
 
 confirmationRoutes.openapi(forgotRoute, async (c) => {
-	const email = normalizeEmail(jsonOrFormBody(c, emailBody).email);
+	const body = jsonOrFormBody(c, emailBody);
+	const redirectTo = appRedirect(c, body.redirect_to);
+	const email = normalizeEmail(body.email);
 	await enforceRateLimit(c, "forgot_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
-	mailOwnerAfterResponse(c, email, () => "reset");
+	mailOwnerAfterResponse(c, email, () => "reset", redirectTo);
 	return accepted(c, "messages.reset_requested", "pages.reset.title");
 });
 
@@ -274,7 +298,12 @@ confirmationRoutes.openapi(forgotRoute, async (c) => {
  * tick, so rendering the mail cannot hold the isolate while the response is still on its way out.
  * A failure is logged; the person can simply ask again.
  */
-function mailOwnerAfterResponse(c: Context<AppEnv>, email: string, kindFor: (user: User) => MailKind | null): void {
+function mailOwnerAfterResponse(
+	c: Context<AppEnv>,
+	email: string,
+	kindFor: (user: User) => MailKind | null,
+	redirectTo: string | null,
+): void {
 	const db = c.get("db");
 	const config = c.get("config");
 	const mail = c.get("mail");
@@ -284,7 +313,7 @@ function mailOwnerAfterResponse(c: Context<AppEnv>, email: string, kindFor: (use
 		const user = await findUserByEmail(db, email);
 		const kind = user ? kindFor(user) : null;
 		if (!user || !kind) return;
-		const outboxId = await queueAccountMail(db, config, user, kind);
+		const outboxId = await queueAccountMail(db, config, user, kind, redirectTo);
 		await deliverMail(db, mail, [outboxId]);
 	};
 	c.executionCtx.waitUntil(
@@ -298,7 +327,13 @@ function accepted(c: Context<AppEnv>, messageKey: string, titleKey: string) {
 	if (isFormRequest(c.req.header("Content-Type"))) {
 		const lang = c.get("lang");
 		return c.html(
-			renderPage({ lang, dir: directionOf(lang), title: t(titleKey), body: statusMessage(t(messageKey)) }),
+			renderPage({
+				lang,
+				dir: directionOf(lang),
+				appName: c.get("config").APP_NAME,
+				title: t(titleKey),
+				body: statusMessage(t(messageKey)),
+			}),
 			202,
 			PAGE_HEADERS,
 		);
@@ -322,25 +357,65 @@ const resetPageRoute = createRoute({
 
 confirmationRoutes.openapi(resetPageRoute, async (c) => {
 	const token = c.req.valid("query").token ?? "";
-	const { state } = token ? await inspectVerificationToken(c.get("db"), token, "reset_password") : { state: "invalid" };
+	const { state, locale } = token
+		? await inspectVerificationToken(c.get("db"), token, "reset_password")
+		: { state: "invalid", locale: undefined };
+	if (locale) preferUserLocale(c, locale);
 	const t = c.get("t");
 	const title = t("pages.reset.title");
-	if (state === "valid") {
-		return page(
-			c,
-			title,
-			html`<p>${t("pages.reset.prompt")}</p>
+	if (state === "valid") return page(c, title, resetForm(c, token));
+	return deadLinkPage(c, "reset", title, state === "expired");
+});
+
+/** The new-password form of a reset link, under the reasons a previous try was refused, if any. */
+function resetForm(c: Context<AppEnv>, token: string, refusals: string[] = []) {
+	const t = c.get("t");
+	return html`${refusals.map((text) => statusMessage(text, "error"))}<p>${t("pages.reset.prompt")}</p>
 <form method="post" action="/v1/auth/password/reset?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
 <label for="password">${t("pages.reset.label")}</label>
 <input id="password" name="password" type="password" autocomplete="new-password" minlength="${PASSWORD_MIN}" maxlength="${PASSWORD_MAX}" required aria-describedby="password-hint">
 <p id="password-hint">${t("pages.reset.hint", { min: PASSWORD_MIN, max: PASSWORD_MAX })}</p>
 <button type="submit">${t("pages.reset.button")}</button>
-</form>`,
-		);
-	}
-	return deadLinkPage(c, "reset", title, state === "expired");
+</form>`;
+}
+
+/**
+ * A form post never gets JSON back: whatever refuses it (a refused password, a malformed body, a
+ * rate limit, an outage) is answered with the same status as an HTML page in the page's language.
+ * A refused new password shows the reset form again, with the reasons, for the same link.
+ */
+confirmationRoutes.onError(async (error, c) => {
+	const res = await onError(error, c);
+	if (c.req.method !== "POST" || !isFormRequest(c.req.header("Content-Type"))) return res;
+	const problem = (await res.json()) as ProblemBody;
+	const headers: Record<string, string> = { ...PAGE_HEADERS };
+	const retryAfter = res.headers.get("Retry-After");
+	if (retryAfter) headers["Retry-After"] = retryAfter;
+	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
+	const lang = c.get("lang");
+	const token = c.req.path.endsWith("/password/reset") ? await formToken(c) : null;
+	const body =
+		token && problem.code === "validation_failed"
+			? resetForm(c, token, reasons)
+			: html`${reasons.map((text) => statusMessage(text, "error"))}`;
+	const title = token ? c.get("t")("pages.reset.title") : problem.title;
+	return c.html(
+		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
+		res.status as 400,
+		headers,
+	);
 });
+
+/** The `token` field of the form post being answered, when it is a plausible token. */
+async function formToken(c: Context<AppEnv>): Promise<string | null> {
+	try {
+		const token = (await c.req.parseBody()).token;
+		return typeof token === "string" && token.length > 0 && token.length <= 512 ? token : null;
+	} catch {
+		return null;
+	}
+}
 
 const resetRoute = createRoute({
 	method: "post",
@@ -359,11 +434,14 @@ const resetRoute = createRoute({
 
 confirmationRoutes.openapi(resetRoute, async (c) => {
 	const { token, password } = jsonOrFormBody(c, resetBody);
-	const outcome = await resetPassword(c, token, password);
+	const { outcome, redirectTo } = await resetPassword(c, token, password);
 	const t = c.get("t");
 	if (isFormRequest(c.req.header("Content-Type"))) {
 		const title = t("pages.reset.title");
-		if (outcome === "ok") return page(c, title, statusMessage(t("pages.reset.success")));
+		if (outcome === "ok") {
+			const back = continueLink(c, redirectTo, "password_reset");
+			return page(c, title, html`${statusMessage(t("pages.reset.success"))}${back}`);
+		}
 		return deadLinkPage(c, "reset", title, outcome === "expired", outcome === "expired" ? 410 : 400);
 	}
 	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
@@ -375,11 +453,11 @@ async function resetPassword(
 	c: Context<AppEnv>,
 	token: string,
 	password: string,
-): Promise<Exclude<Outcome, "already">> {
+): Promise<{ outcome: Exclude<Outcome, "already">; redirectTo: string | null }> {
 	const db = c.get("db");
 	const peek = await inspectVerificationToken(db, token, "reset_password");
-	if (peek.state === "expired") return "expired";
-	if (peek.state !== "valid" || !peek.userId) return "invalid";
+	if (peek.state === "expired") return { outcome: "expired", redirectTo: null };
+	if (peek.state !== "valid" || !peek.userId) return { outcome: "invalid", redirectTo: null };
 	const user = await findUserById(db, peek.userId);
 	if (user && passwordEqualsEmail(password, user.email)) {
 		throw new AppError("validation_failed", {
@@ -393,7 +471,7 @@ async function resetPassword(
 		audit(c, "password_reset", spent.userId);
 		// Proving control of the mailbox lifts a lockout of password logins (someone else's guesses).
 		if (user) c.executionCtx.waitUntil(clear(db, rateLimitKey("login_account", user.email)).catch(() => {}));
-		return "ok";
+		return { outcome: "ok", redirectTo: spent.redirectTo };
 	}
-	return spent.state === "expired" ? "expired" : "invalid";
+	return { outcome: spent.state === "expired" ? "expired" : "invalid", redirectTo: null };
 }

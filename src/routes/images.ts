@@ -1,6 +1,7 @@
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { z } from "zod";
+import { macKey } from "../lib/encryption";
 import { AppError } from "../lib/errors";
 import { sanitizeFilename } from "../lib/http-file";
 import { formatBytes } from "../lib/i18n";
@@ -11,6 +12,7 @@ import {
 	AUTH_ERRORS,
 	BEARER,
 	BODY_ERRORS,
+	PUBLIC,
 	type DocumentedError,
 	ETAG,
 	LOCATION,
@@ -21,11 +23,16 @@ import {
 } from "../lib/openapi";
 import { limitUploadsPerUser } from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
-import { imageListResponse, imageResponse } from "../schemas";
+import { verifyImageLink } from "../lib/signed-urls";
+import { imageLinkBody, imageLinkResponse, imageListResponse, imageResponse } from "../schemas";
 import { downloadObject } from "../services/downloads";
 import {
 	type ImageStore,
+	contentLinks,
+	createImageLink,
 	decodeCursor,
+	downloadLinkedImage,
+	SHARE_LINK_SECONDS,
 	deleteImage,
 	encodeCursor,
 	findImageInSession,
@@ -121,6 +128,58 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 	return result.response;
 });
 
+/** The query of a signed URL (src/lib/signed-urls.ts); checked by its signature, not by a schema. */
+const signedQuery = z.object({
+	o: z.string().optional().meta({ description: "Owner (signed)" }),
+	t: z.string().optional().meta({ description: "Etag of the signed bytes (signed)" }),
+	e: z.string().optional().meta({ description: "Expiry, Unix seconds (signed)" }),
+	s: z.string().optional().meta({ description: "HMAC-SHA-256 signature, base64url" }),
+});
+
+const sharedRoute = createRoute({
+	method: "get",
+	path: "/{id}/shared",
+	operationId: "getSharedImageContent",
+	summary: "Image bytes through a signed URL (content_url, share links): no Authorization",
+	description:
+		"Needs no database read: the signature vouches for owner and etag, R2 for the bytes. Any parameter " +
+		"outside the signature makes the URL invalid; the signature is checked before the expiry.",
+	tags: ["images"],
+	...PUBLIC,
+	request: { params: idParam, query: signedQuery },
+	responses: {
+		200: { description: "The bytes", headers: DOWNLOAD_HEADERS, content: IMAGE_BYTES },
+		206: PARTIAL_CONTENT,
+		304: { description: "Not modified (If-None-Match matched)", headers: ETAG },
+		...problems("link_invalid", "link_expired", "image_not_found", "range_not_satisfiable", OUTAGE),
+	},
+});
+
+imageContentRoutes.openapi(
+	sharedRoute,
+	async (c) => {
+		const key = await macKey(c.get("config").ENCRYPTION_KEY, "signed-image-url");
+		const { id } = c.req.valid("param");
+		const now = Date.now();
+		const verdict = await verifyImageLink(key, id, new URL(c.req.url).searchParams, now);
+		if (!verdict.ok) throw new AppError(verdict.reason === "expired" ? "link_expired" : "link_invalid");
+		const result = await downloadLinkedImage(c.env.IMAGES, verdict.link, c.req.raw.headers, now);
+		if (result.kind === "missing") throw new AppError("image_not_found");
+		if (result.kind === "unsatisfiable") {
+			throw new AppError("range_not_satisfiable", { headers: { "Content-Range": `bytes */${result.size}` } });
+		}
+		// The URL is the credential: it must not leak through a Referer, and it is meant for <img> on any site.
+		result.response.headers.set("Referrer-Policy", "no-referrer");
+		result.response.headers.set("Cross-Origin-Resource-Policy", "cross-origin");
+		return result.response;
+	},
+	// A query that does not even parse (a parameter given twice) is a tampered URL, not a bad request.
+	(result) => {
+		if (!result.success) throw new AppError("link_invalid");
+		return undefined;
+	},
+);
+
 export const imageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 imageRoutes.use("*", requireAuth());
@@ -211,7 +270,7 @@ imageRoutes.openapi(uploadRoute, async (c) => {
 	const result = await uploadImage(imageStore(c), c.get("auth").user.id, source);
 	if (!result.ok) throw refusalError(c, result.refusal, "image_not_found");
 	const location = new URL(imagePath(result.value.id), c.get("config").appUrl).toString();
-	return c.json(presentImage(result.value, c.get("config").appUrl), 201, { Location: location });
+	return c.json(await presentImage(result.value, await contentLinks(c.get("config"))), 201, { Location: location });
 });
 
 const listRoute = createRoute({
@@ -231,10 +290,10 @@ const listRoute = createRoute({
 imageRoutes.openapi(listRoute, async (c) => {
 	const { limit, cursor } = c.req.valid("query");
 	const page = await listImages(c.get("dbRead"), c.get("auth").user.id, { limit, after: cursor });
-	const appUrl = c.get("config").appUrl;
+	const links = await contentLinks(c.get("config"));
 	return c.json(
 		{
-			images: page.images.map((image) => presentImage(image, appUrl)),
+			images: await Promise.all(page.images.map((image) => presentImage(image, links))),
 			next_cursor: page.next ? encodeCursor(page.next) : null,
 		},
 		200,
@@ -258,7 +317,7 @@ const getRoute = createRoute({
 imageRoutes.openapi(getRoute, async (c) => {
 	const image = await findOwnedImage(c.get("dbRead"), c.get("auth").user.id, c.req.valid("param").id);
 	if (!image) throw new AppError("image_not_found");
-	return c.json(presentImage(image, c.get("config").appUrl), 200);
+	return c.json(await presentImage(image, await contentLinks(c.get("config"))), 200);
 });
 
 const replaceRoute = createRoute({
@@ -291,7 +350,7 @@ imageRoutes.openapi(replaceRoute, async (c) => {
 	const source = await receiveUpload(c, c.req.valid("query").filename);
 	const result = await replaceImageContent(imageStore(c), current.value, source);
 	if (!result.ok) throw refusalError(c, result.refusal, "image_not_found");
-	return c.json(presentImage(result.value, c.get("config").appUrl), 200);
+	return c.json(await presentImage(result.value, await contentLinks(c.get("config"))), 200);
 });
 
 const renameRoute = createRoute({
@@ -312,7 +371,37 @@ imageRoutes.openapi(renameRoute, async (c) => {
 	const { id } = c.req.valid("param");
 	const image = await renameImage(c.get("db"), c.get("auth").user.id, id, c.req.valid("json").filename);
 	if (!image) throw new AppError("image_not_found");
-	return c.json(presentImage(image, c.get("config").appUrl), 200);
+	return c.json(await presentImage(image, await contentLinks(c.get("config"))), 200);
+});
+
+const linkRoute = createRoute({
+	method: "post",
+	path: "/{id}/links",
+	operationId: "createImageLink",
+	summary: "A share link of an image's bytes: works without Authorization until it expires",
+	tags: ["images"],
+	...BEARER,
+	request: {
+		params: idParam,
+		// Optional: no body (or no Content-Type) reads as {}.
+		body: { required: false, content: { "application/json": { schema: imageLinkBody } } },
+	},
+	responses: {
+		201: json("The link and when it stops working", imageLinkResponse),
+		...problems(...BODY_ERRORS, "image_not_found", ...AUTH_ERRORS, OUTAGE),
+	},
+});
+
+imageRoutes.openapi(linkRoute, async (c) => {
+	// No body (or no Content-Type) reads as {}, which the schema's default does not reach.
+	const expiresIn = c.req.valid("json").expires_in ?? SHARE_LINK_SECONDS.default;
+	const link = await createImageLink(c.get("db"), await contentLinks(c.get("config")), {
+		userId: c.get("auth").user.id,
+		imageId: c.req.valid("param").id,
+		seconds: expiresIn,
+	});
+	if (!link) throw new AppError("image_not_found");
+	return c.json({ url: link.url, expires_at: link.expiresAt.toISOString() }, 201);
 });
 
 const deleteRoute = createRoute({

@@ -20,6 +20,7 @@ import { z } from "zod";
 import { deleteAccount } from "../services/account-deletion";
 import { listEvents, presentEvent } from "../services/audit";
 import { exportUserData } from "../services/export";
+import { contentLinks } from "../services/images";
 import { changePassword } from "../services/passwords";
 import { presentUser, updateProfile } from "../services/users";
 import type { AppEnv } from "../types";
@@ -166,7 +167,7 @@ const exportRoute = createRoute({
 });
 
 meRoutes.openapi(exportRoute, async (c) => {
-	const data = await exportUserData(c.get("dbRead"), c.get("auth").user, c.get("config").appUrl);
+	const data = await exportUserData(c.get("dbRead"), c.get("auth").user, await contentLinks(c.get("config")));
 	const filename = `atrium-export-${data.exported_at.slice(0, 10)}.json`;
 	return c.json(data, 200, {
 		"Content-Disposition": `attachment; filename="${filename}"`,

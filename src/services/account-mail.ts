@@ -8,21 +8,28 @@ import { issueVerificationToken } from "./verification";
 
 /**
  * Issues the token a mail needs (if any), renders the mail in the RECIPIENT's saved locale (not
- * the request's) and records it in the outbox. Returns the outbox id to deliver after the response.
+ * the request's) and records it in the outbox. `redirectTo` (already allowed) is remembered with
+ * the token, for the result page's link back to the app. Returns the outbox id to deliver after the response.
  */
-export async function queueAccountMail(db: Database, config: Config, user: User, kind: MailKind): Promise<string> {
+export async function queueAccountMail(
+	db: Database,
+	config: Config,
+	user: User,
+	kind: MailKind,
+	redirectTo: string | null = null,
+): Promise<string> {
 	const mailer: Pick<Mailer, "encryptionKey"> = { encryptionKey: config.ENCRYPTION_KEY };
 	let link: string;
 	let ttlSeconds: number;
 	if (kind === "confirm") {
 		ttlSeconds = config.CONFIRMATION_TTL_SECONDS;
-		const token = await issueVerificationToken(db, user.id, "confirm_email", ttlSeconds);
+		const token = await issueVerificationToken(db, user.id, "confirm_email", ttlSeconds, redirectTo);
 		link = actionLink(config, "/v1/auth/confirm", token);
 	} else {
 		// The "you already have an account" notice carries a reset link too: the likeliest reason
 		// to register again is a forgotten password.
 		ttlSeconds = config.RESET_TTL_SECONDS;
-		const token = await issueVerificationToken(db, user.id, "reset_password", ttlSeconds);
+		const token = await issueVerificationToken(db, user.id, "reset_password", ttlSeconds, redirectTo);
 		link = actionLink(config, "/v1/auth/password/reset", token);
 	}
 	const lang = matchLocale(user.locale) ?? defaultLocale(config.DEFAULT_LOCALE);

@@ -1,3 +1,4 @@
+import { pruneOAuthStates } from "./oauth/flow";
 import type { EventBody } from "../schemas";
 import { desc, eq, lt, sql } from "drizzle-orm";
 import type { Config } from "../config";
@@ -116,10 +117,11 @@ export async function pruneSecurityRecords(
 	now = Date.now(),
 ) {
 	const before = new Date(now - config.AUDIT_RETENTION_DAYS * 86_400_000);
-	const [auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted] = await Promise.all([
+	const [auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted] = await Promise.all([
 		pruneAuditEvents(db, before),
 		pruneRateLimits(db, now),
 		pruneMfaChallenges(db, now),
+		pruneOAuthStates(db, new Date(now)),
 	]);
-	return { auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted };
+	return { auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted };
 }

@@ -4,7 +4,7 @@ import type { Database } from "../db/client";
 import { type User, images, mfaTotp, sessions } from "../db/schema";
 import { mfaStatus } from "./mfa";
 import { listEvents, presentEvent } from "./audit";
-import { presentImage } from "./images";
+import { type ContentLinks, presentImage } from "./images";
 import { listLinkedAccounts } from "./oauth/accounts";
 import { presentUser } from "./users";
 
@@ -16,7 +16,8 @@ export const EXPORT_FORMAT = 1;
  * accounts, image metadata (the bytes are at each `url`), sessions and the audit trail. Secrets
  * are not data about the user and are left out: no password hash, no token or token hash.
  */
-export async function exportUserData(db: Database, user: User, appUrl: URL): Promise<ExportBody> {
+export async function exportUserData(db: Database, user: User, links: ContentLinks): Promise<ExportBody> {
+	const { appUrl } = links;
 	const [accounts, imageRows, sessionRows, events, mfa, totp] = await Promise.all([
 		listLinkedAccounts(db, user.id),
 		db.select().from(images).where(eq(images.userId, user.id)).orderBy(asc(images.createdAt), asc(images.id)),
@@ -43,7 +44,7 @@ export async function exportUserData(db: Database, user: User, appUrl: URL): Pro
 			email: account.email,
 			linked_at: account.linkedAt.toISOString(),
 		})),
-		images: imageRows.map((image) => presentImage(image, appUrl)),
+		images: await Promise.all(imageRows.map((image) => presentImage(image, links))),
 		sessions: sessionRows.map((session) => ({
 			id: session.id,
 			created_at: session.createdAt.toISOString(),

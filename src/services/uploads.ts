@@ -28,7 +28,10 @@ export type UploadSource = {
 	stream: ReadableStream<Uint8Array>;
 	/** Exact length when the sender committed to one (Content-Length, or the multipart part's size). */
 	length: number | null;
-	/** The media type the sender claimed, lower-cased without parameters; null when it claimed none. */
+	/**
+	 * The media type a multipart part claimed, lower-cased without parameters; null when it claimed
+	 * none, and for raw bodies, whose image/* Content-Type the sniffed bytes override.
+	 */
 	declaredType: string | null;
 	/** The client's name for the file, unsanitized; null when none was given. */
 	filename: string | null;
@@ -106,7 +109,9 @@ export async function openUpload(
 		value: {
 			stream: request.body ?? emptyStream(),
 			length: request.body ? length : 0,
-			declaredType: type,
+			// A raw body's Content-Type only has to say "an image" (checked above): when it names
+			// another image type than the bytes, the bytes win (API.md v1.1), so it makes no claim.
+			declaredType: null,
 			filename: filenameParam ?? null,
 		},
 	};

@@ -15,6 +15,7 @@ export async function issueVerificationToken(
 	userId: string,
 	purpose: TokenPurpose,
 	ttlSeconds: number,
+	redirectTo: string | null = null,
 ): Promise<string> {
 	const token = newSecretToken();
 	await db.batch([
@@ -26,6 +27,7 @@ export async function issueVerificationToken(
 			userId,
 			purpose,
 			expiresAt: new Date(Date.now() + ttlSeconds * 1000),
+			redirectTo,
 		}),
 	]);
 	return token;
@@ -38,19 +40,26 @@ export async function inspectVerificationToken(
 	db: Database,
 	token: string,
 	purpose: TokenPurpose,
-): Promise<{ state: TokenState; userId?: string }> {
-	const row = await db
-		.select()
+): Promise<{ state: TokenState; userId?: string; locale?: string }> {
+	// The recipient's saved locale comes along in the same statement: pages opened from a mailed
+	// link speak the recipient's language, whatever the browser says.
+	const found = await db
+		.select({ row: verificationTokens, locale: users.locale })
 		.from(verificationTokens)
+		.leftJoin(users, eq(users.id, verificationTokens.userId))
 		.where(and(eq(verificationTokens.tokenHash, hashToken(token)), eq(verificationTokens.purpose, purpose)))
 		.get();
-	if (!row) return { state: "invalid" };
-	if (row.spentAt) return { state: "spent", userId: row.userId };
-	if (row.expiresAt.getTime() <= Date.now()) return { state: "expired", userId: row.userId };
-	return { state: "valid", userId: row.userId };
+	if (!found) return { state: "invalid" };
+	const { row } = found;
+	const locale = found.locale ?? undefined;
+	if (row.spentAt) return { state: "spent", userId: row.userId, locale };
+	if (row.expiresAt.getTime() <= Date.now()) return { state: "expired", userId: row.userId, locale };
+	return { state: "valid", userId: row.userId, locale };
 }
 
-export type SpendResult = { ok: true; userId: string } | { ok: false; state: Exclude<TokenState, "valid"> };
+export type SpendResult =
+	| { ok: true; userId: string; redirectTo: string | null }
+	| { ok: false; state: Exclude<TokenState, "valid"> };
 
 /**
  * Spends a token atomically together with its effects. The spend is a conditional UPDATE stamped
@@ -78,10 +87,10 @@ export async function spendVerificationToken(
 				gt(verificationTokens.expiresAt, new Date()),
 			),
 		)
-		.returning({ userId: verificationTokens.userId });
+		.returning({ userId: verificationTokens.userId, redirectTo: verificationTokens.redirectTo });
 	const [spent] = await db.batch([spend, ...effects(spentBySubquery(tokenHash, stamp))]);
 	const winner = spent[0];
-	if (winner) return { ok: true, userId: winner.userId };
+	if (winner) return { ok: true, userId: winner.userId, redirectTo: winner.redirectTo };
 	const { state } = await inspectVerificationToken(db, token, purpose);
 	return { ok: false, state: state === "valid" ? "spent" : state };
 }

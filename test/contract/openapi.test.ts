@@ -1,4 +1,4 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { BASE, PASSWORD, register, signedInUser, uniqueEmail } from "../helpers/api";
@@ -50,6 +50,8 @@ type Spec = {
 	/** Send it this many times (fresh each time) and judge the last answer. */
 	repeat?: number;
 	d1Down?: boolean;
+	/** R2 answers with a transient internal error (routes that never touch D1). */
+	r2Down?: boolean;
 };
 
 type Scenario = () => Promise<Spec>;
@@ -73,6 +75,11 @@ async function send(spec: Spec): Promise<Response> {
 				throw new Error("D1_ERROR: database unavailable");
 			})
 		: null;
+	const r2Spy = spec.r2Down
+		? vi.spyOn(env.IMAGES, "head").mockImplementation(() => {
+				throw new Error("head: We encountered an internal error. Please try again. (10001)");
+			})
+		: null;
 	try {
 		let res = await deliver(toRequest(spec));
 		for (let i = 1; i < (spec.repeat ?? 1); i++) {
@@ -82,6 +89,7 @@ async function send(spec: Spec): Promise<Response> {
 		return res;
 	} finally {
 		restore?.();
+		r2Spy?.mockRestore();
 	}
 }
 
@@ -351,6 +359,42 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			const { token, image } = await userWithImage();
 			return { method: "GET", path: `/v1/images/${image.id}/content`, token, headers: { Range: "bytes=9999-" } };
 		},
+	},
+	"GET /v1/images/{id}/shared": {
+		200: async () => ({ method: "GET", path: (await userWithImage()).image.content_url }),
+		206: async () => ({
+			method: "GET",
+			path: (await userWithImage()).image.content_url,
+			headers: { Range: "bytes=0-3" },
+		}),
+		304: async () => {
+			const { image } = await userWithImage();
+			return { method: "GET", path: image.content_url, headers: { "If-None-Match": image.etag } };
+		},
+		403: async () => ({ method: "GET", path: `${(await userWithImage()).image.content_url}&w=10` }),
+		404: async () => {
+			const { token, image } = await userWithImage();
+			expect((await send({ method: "DELETE", path: `/v1/images/${image.id}`, token })).status).toBe(204);
+			return { method: "GET", path: image.content_url };
+		},
+		410: async () => {
+			const { image } = await userWithImage();
+			expired(2 * 3600);
+			return { method: "GET", path: image.content_url };
+		},
+		416: async () => ({
+			method: "GET",
+			path: (await userWithImage()).image.content_url,
+			headers: { Range: "bytes=9999-" },
+		}),
+		503: async () => ({ method: "GET", path: (await userWithImage()).image.content_url, r2Down: true }),
+	},
+	"POST /v1/images/{id}/links": {
+		201: async () => {
+			const { token, image } = await userWithImage();
+			return { method: "POST", path: `/v1/images/${image.id}/links`, token, json: { expires_in: 600 } };
+		},
+		404: async () => ({ method: "POST", path: "/v1/images/unknown/links", token: (await signedInUser()).token }),
 	},
 	"POST /v1/images": uploadScenarios("POST", async () => "/v1/images", 201),
 	"GET /v1/images": {

@@ -24,6 +24,7 @@ const USER_SIZED_TABLES = [
 	"mfa_totp",
 	"mfa_recovery_codes",
 	"mfa_challenges",
+	"oauth_states",
 ];
 
 const SEED_USERS = 2000;

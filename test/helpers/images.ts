@@ -15,6 +15,7 @@ export type ImageJson = {
 	created_at: string;
 	updated_at: string;
 	url: string;
+	content_url: string;
 };
 
 /** Limits set for tests in vitest.config.ts. */

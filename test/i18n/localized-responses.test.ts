@@ -175,7 +175,7 @@ describe("localized responses", () => {
 			expect(res.headers.get("Content-Language")).toBe("ar");
 			const page = await res.text();
 			expect(page).toContain('<html lang="ar" dir="rtl">');
-			expect(page).toContain(`<title>${translate("ar", "pages.confirm.title")}</title>`);
+			expect(page).toContain(`<title>${translate("ar", "pages.confirm.title")} · Atrium</title>`);
 			expect(page).toContain(translate("ar", "pages.confirm.invalid"));
 			expect(page).toContain(translate("ar", "pages.resend.button"));
 		});

@@ -93,13 +93,22 @@ describe("avatars: errors", () => {
 		const bytes = fixture("tiny.png");
 		await avatarUrl(await putAvatar(token, bytes));
 		await expectProblem(await putAvatar(token, fixture("evil.svg"), "image/svg+xml"), 415, "unsupported_image_type");
-		await expectProblem(await putAvatar(token, fixture("tiny.jpg"), "image/png"), 415, "unsupported_image_type");
 		await expectProblem(await putAvatar(token, pngOf(1, 1, LIMITS.maxBytes + 1)), 413, "image_too_large");
 		await expectProblem(await putAvatar(token, pngOf(10_000, 5_001)), 422, "image_dimensions_too_large");
 		const multipart = await postMultipart(token, bytes, { method: "PUT", path: "/v1/me/avatar", field: "avatar" });
 		await expectProblem(multipart, 400, "validation_failed");
 		const res = await api(`/v1/users/${userId}/avatar`);
 		expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+	});
+});
+
+describe("avatars: sniffed type", () => {
+	it("stores a raw avatar whose image Content-Type disagrees with its bytes under the sniffed type", async () => {
+		const { token, userId } = await signedInUser();
+		expect((await putAvatar(token, fixture("tiny.jpg"), "image/png")).status).toBe(200);
+		const res = await api(`/v1/users/${userId}/avatar`);
+		expect(res.headers.get("Content-Type")).toBe("image/jpeg");
+		expect(new Uint8Array(await res.arrayBuffer())).toEqual(fixture("tiny.jpg"));
 	});
 });
 

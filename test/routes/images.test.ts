@@ -317,13 +317,21 @@ describe("images: errors", () => {
 		expect(await keysUnder(`users/${userId}/`)).toEqual([]);
 	});
 
-	it("refuses a declared type that disagrees with the bytes", async () => {
+	it("stores a raw upload with the sniffed type when its image Content-Type disagrees", async () => {
+		const { token, userId } = await signedInUser();
+		const res = await postRaw(token, fixture("tiny.png"), { type: "image/jpeg", filename: "photo.jpg" });
+		expect(res.status).toBe(201);
+		const image = (await res.json()) as ImageJson;
+		expect(image.content_type).toBe("image/png");
+		const stored = await env.IMAGES.head(`users/${userId}/images/${image.id}`);
+		expect(stored?.httpMetadata?.contentType).toBe("image/png");
+		const served = await content(token, image.id);
+		expect(served.headers.get("Content-Type")).toBe("image/png");
+		expect(new Uint8Array(await served.arrayBuffer())).toEqual(fixture("tiny.png"));
+	});
+
+	it("refuses a multipart part whose declared type disagrees with the bytes", async () => {
 		const { token } = await signedInUser();
-		await expectProblem(
-			await postRaw(token, fixture("tiny.jpg"), { type: "image/png" }),
-			415,
-			"unsupported_image_type",
-		);
 		await expectProblem(
 			await postMultipart(token, fixture("tiny.gif"), { type: "image/webp", filename: "a.webp" }),
 			415,

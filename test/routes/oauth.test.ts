@@ -14,6 +14,11 @@ import {
 	startLogin,
 } from "../helpers/oauth-fakes";
 
+/** How many code exchanges reached GitHub's token endpoint so far. */
+function githubTokenRequests(): number {
+	return requestsTo("https://github.com").filter((r) => new URL(r.url).pathname === "/login/oauth/access_token").length;
+}
+
 type Me = {
 	id: string;
 	email: string;
@@ -353,14 +358,41 @@ describe("OAuth login: security", () => {
 		expect(redirectParams(first).get("code")).toBeTruthy();
 		// The same browser: the flow cookie was cleared by the first callback.
 		await expectProblem(await callback(jar, "github", query), 400, "oauth_state_mismatch");
-		// Someone who captured the cookie too: GitHub refuses the spent code, no login code is issued.
+		// Someone who captured the cookie too: the server spent the state, so the provider is not even asked.
+		const tokenRequests = githubTokenRequests();
 		const replay = await api(`/v1/auth/oauth/github/callback?${new URLSearchParams(query)}`, {
 			headers: { Cookie: captured },
 			redirect: "manual",
 		});
-		const params = redirectParams(replay);
-		expect(params.get("error")).toBe("oauth_failed");
-		expect(params.has("code")).toBe(false);
+		await expectProblem(replay, 400, "oauth_state_mismatch");
+		expect(githubTokenRequests()).toBe(tokenRequests);
+	});
+
+	it.each(["github", "google", "oidc"] as const)(
+		"spends the state on the server: a replayed %s login callback with its cookie fails",
+		async (provider) => {
+			const { jar, authorizationUrl } = await startLogin(provider);
+			const captured = jar.header(`/v1/auth/oauth/${provider}/callback`);
+			const query = idp.approve(authorizationUrl, fakeUser());
+			const first = await callback(jar, provider, query);
+			expect(first.status).toBe(200);
+			const replay = await api(`/v1/auth/oauth/${provider}/callback?${new URLSearchParams(query)}`, {
+				headers: { Cookie: captured },
+			});
+			await expectProblem(replay, 400, "oauth_state_mismatch");
+		},
+	);
+
+	it("keeps each started flow's state on the server, hashed, until its callback", async () => {
+		const { jar, authorizationUrl } = await startLogin("github");
+		const state = new URL(authorizationUrl).searchParams.get("state") as string;
+		const stored = await env.DB.prepare("select state_hash from oauth_states").all<{ state_hash: string }>();
+		expect(stored.results.length).toBeGreaterThan(0);
+		expect(stored.results.some((row) => row.state_hash === state)).toBe(false);
+		const before = stored.results.length;
+		expect((await callback(jar, "github", idp.approve(authorizationUrl, fakeUser()))).status).toBe(200);
+		const after = await env.DB.prepare("select count(*) as n from oauth_states").first<{ n: number }>();
+		expect(after?.n).toBe(before - 1);
 	});
 
 	it("a login code works once, and not after 60 seconds", async () => {

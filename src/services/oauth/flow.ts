@@ -3,8 +3,11 @@ import { generateCodeVerifier, generateState } from "arctic";
 import type { Context } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import type { CookieOptions } from "hono/utils/cookie";
+import { and, eq, gt, lte } from "drizzle-orm";
 import { z } from "zod";
 import type { Config } from "../../config";
+import type { Database } from "../../db/client";
+import { oauthStates } from "../../db/schema";
 import { constantTimeEqual, hashToken } from "../../lib/crypto";
 import type { AppEnv } from "../../types";
 import type { OAuthProvider, ProviderId } from "./types";
@@ -78,6 +81,7 @@ export async function startFlow(
 		expiresAt: Math.floor(Date.now() / 1000) + FLOW_TTL_SECONDS,
 	};
 	const url = await provider.createAuthorizationURL(flow.state, flow.codeVerifier, flow.nonce);
+	await rememberState(c.get("db"), flow.state, new Date(flow.expiresAt * 1000));
 	const config = c.get("config");
 	const value = encodeBase64urlNoPadding(new TextEncoder().encode(JSON.stringify(flow)));
 	await setSignedCookie(c, cookieName(provider.id), value, cookieSecret(config), {
@@ -114,5 +118,35 @@ export async function takeFlow(
 	const encoder = new TextEncoder();
 	if (flow.provider !== provider || flow.expiresAt <= Math.floor(Date.now() / 1000)) return null;
 	if (!constantTimeEqual(encoder.encode(flow.state), encoder.encode(state))) return null;
+	// Last, and only for a genuine flow: the server's own record, spent whatever happens next.
+	if (!(await spendState(db(c), state))) return null;
 	return flow;
+}
+
+function db(c: Context<AppEnv>): Database {
+	return c.get("db");
+}
+
+/** Records a flow's state (hashed) until `expiresAt`. */
+export async function rememberState(database: Database, state: string, expiresAt: Date): Promise<void> {
+	await database.insert(oauthStates).values({ stateHash: hashToken(state), expiresAt });
+}
+
+/** Spends a state atomically: true for the one caller that found it unexpired, false for every other. */
+export async function spendState(database: Database, state: string, now = new Date()): Promise<boolean> {
+	const spent = await database
+		.delete(oauthStates)
+		.where(and(eq(oauthStates.stateHash, hashToken(state)), gt(oauthStates.expiresAt, now)))
+		.returning({ stateHash: oauthStates.stateHash })
+		.get();
+	return spent !== undefined;
+}
+
+/** Deletes the states of flows abandoned at the provider (the cron); returns how many. */
+export async function pruneOAuthStates(database: Database, now = new Date()): Promise<number> {
+	const removed = await database
+		.delete(oauthStates)
+		.where(lte(oauthStates.expiresAt, now))
+		.returning({ stateHash: oauthStates.stateHash });
+	return removed.length;
 }
