@@ -248,10 +248,15 @@ export function markdown(report, summary) {
 		`- D1 round trips: ${report.method.d1}; a batch counts as one.`,
 		`- Seed: ${report.method.seed}.`,
 		`- Refresh: ${report.method.refresh}. A pool of pre-made sessions alone would spend each token once and run dry within a second.`,
+		...(report.method.mfa
+			? [
+					`- MFA step (second sign-in step): ${report.method.mfa}. An mfa_token costs a password login (one scrypt), so a timed run would need thousands of them; its "vs baseline" is against the fixed JSON of the first group.`,
+				]
+			: []),
 		"- Other load: cores' worth of CPU used during each run by processes outside the bench (the machine is shared); above ~0.3 the neighbouring rows are noisier.",
 		`- Load average (1/5/15 min): ${report.load_average.before.map((v) => v.toFixed(2)).join(" / ")} before, ${report.load_average.after.map((v) => v.toFixed(2)).join(" / ")} after.`,
 		"",
-		"Re-run with `npm run bench` (about 3–4 minutes); `node bench/report.mjs` redraws this page and the chart from bench/results.json.",
+		"Re-run with `npm run bench` (about 4–5 minutes); `node bench/report.mjs` redraws this page and the chart from bench/results.json.",
 		"",
 	);
 	return lines.join("\n");

@@ -17,6 +17,7 @@
 //   BENCH_CONNECTIONS  concurrent connections (10)
 //   BENCH_HEAVY_ROUNDS / BENCH_HEAVY_AMOUNT  rounds (3) and requests per round (the connection
 //                      count) for the password-hashing endpoints
+//   BENCH_MFA_AMOUNT   requests per round (30) of the MFA step, in BENCH_HEAVY_ROUNDS rounds
 //   BENCH_ONLY         comma-separated endpoint ids (their baselines come along)
 //   BENCH_VARS         JSON of extra Worker variables, e.g. '{"REQUEST_LOG":"off"}'
 //   BENCH_LOG          wrangler log level ("warn")
@@ -38,6 +39,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
+import { decodeBase32IgnorePadding } from "@oslojs/encoding";
+import { generateHOTP } from "@oslojs/otp";
 import { summarize, writeReport } from "./report.mjs";
 
 // Below "info", neither wrangler nor the proxy Worker's request log runs per request.
@@ -72,6 +75,17 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 // Password-hashing endpoints (scrypt baseline, login): alternating rounds of a fixed request count.
 const HEAVY_ROUNDS = Number(process.env.BENCH_HEAVY_ROUNDS ?? 3);
 const HEAVY_AMOUNT = Number(process.env.BENCH_HEAVY_AMOUNT ?? CONNECTIONS);
+// The MFA step (POST /v1/auth/mfa): every request spends an mfa_token, and each costs a password
+// login (one scrypt) made before the run, so it runs fixed-count rounds too, larger than the
+// hashing endpoints' (it is cheap), after a warm-up of one request per connection.
+const MFA_AMOUNT = Number(process.env.BENCH_MFA_AMOUNT ?? 30);
+const MFA_REQUESTS = CONNECTIONS + HEAVY_ROUNDS * MFA_AMOUNT + 1;
+// A TOTP code is accepted once per user and 30-second step (replay protection), so each user with
+// TOTP on signs in with two codes (this step's and the next), one request at a time; a few spare
+// users cover a run repeated after unexpected statuses.
+const MFA_USES_PER_USER = 2;
+const MFA_USERS = Math.ceil(MFA_REQUESTS / MFA_USES_PER_USER) + Math.ceil(CONNECTIONS / 2);
+const mfaEmail = (i) => `bench-mfa-${i}@example.com`;
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
 
 const KIB = 1024;
@@ -89,6 +103,8 @@ const GROUPS = [
 	["baseline-r2-5m", "content-5m"],
 	["baseline-r2-put-1m", "upload-1m"],
 	["baseline-scrypt", "login"],
+	// Fixed-count rounds (see MFA_AMOUNT); compared with the fixed JSON measured in the first group.
+	["mfa"],
 ];
 
 const started = Date.now();
@@ -332,7 +348,12 @@ async function seedDatabase(persist) {
 	const hash = await hashPassword(PASSWORD);
 	const now = Date.now();
 	// Inserted confirmed, as after register + confirm: the mail link never has to be fished out.
-	const insert = `INSERT INTO users (id, email, name, locale, password_hash, email_confirmed_at, created_at, updated_at) VALUES ('${randomUUID().replaceAll("-", "")}', '${EMAIL}', 'Bench', 'en', '${hash}', ${now}, ${now}, ${now});`;
+	// The users who turn TOTP on for the MFA step share the password (and its hash).
+	const emails = [EMAIL, ...Array.from({ length: MFA_USERS }, (_, i) => mfaEmail(i))];
+	const rows = emails.map(
+		(email) => `('${randomUUID().replaceAll("-", "")}', '${email}', 'Bench', 'en', '${hash}', ${now}, ${now}, ${now})`,
+	);
+	const insert = `INSERT INTO users (id, email, name, locale, password_hash, email_confirmed_at, created_at, updated_at) VALUES ${rows.join(", ")};`;
 	wrangler(["d1", "execute", "atrium", "--local", "--persist-to", persist, "--command", insert]);
 }
 
@@ -374,6 +395,8 @@ async function startWorkers(persist, quietDir) {
 					"RATE_LIMIT_MAIL_EMAIL",
 					"RATE_LIMIT_MAIL_IP",
 					"RATE_LIMIT_UPLOAD_USER",
+					"RATE_LIMIT_MFA_ACCOUNT",
+					"RATE_LIMIT_MFA_IP",
 				].map((name) => [name, { type: "plain_text", value: "1000000000/60" }]),
 			),
 			// Experiments only, e.g. BENCH_VARS='{"REQUEST_LOG":"off"}'; the published run uses none.
@@ -469,13 +492,95 @@ function roundTrips(headers) {
 	return match ? Number(match[1]) : null;
 }
 
-async function login(base) {
+async function login(base, email = EMAIL) {
 	const res = await call(base, "POST", "/v1/auth/login", {
 		headers: { "content-type": "application/json" },
-		body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
+		body: JSON.stringify({ email, password: PASSWORD }),
 		expect: 200,
 	});
 	return res.json();
+}
+
+/** Runs `task` over `items`, at most `limit` at a time. */
+async function inParallel(items, limit, task) {
+	const results = new Array(items.length);
+	let next = 0;
+	const lane = async () => {
+		while (next < items.length) {
+			const i = next++;
+			results[i] = await task(items[i], i);
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+	return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TOTP (RFC 6238: SHA-1, 6 digits, 30-second steps; as src/lib/totp.ts)
+
+const TOTP_PERIOD_MS = 30_000;
+const totpStepNow = () => Math.floor(Date.now() / TOTP_PERIOD_MS);
+const totpCode = (key, step) => generateHOTP(key, BigInt(step), 6);
+
+/**
+ * Turns TOTP on for the seeded MFA users (password login, POST /v1/me/mfa/totp, then
+ * /v1/me/mfa/totp/verify with a code computed here), then logs each in MFA_USES_PER_USER times for
+ * as many live mfa_tokens (they live 5 minutes, so this runs right before the MFA step's group).
+ * Enrolment verifies with the previous step's code (the server accepts one step either side), so
+ * this step's and the next step's codes are both still unused when the run starts.
+ */
+async function mfaUsers(base) {
+	const json = { "content-type": "application/json" };
+	const users = await inParallel(
+		Array.from({ length: MFA_USERS }, (_, i) => mfaEmail(i)),
+		CONNECTIONS,
+		async (email) => {
+			const { access_token } = await login(base, email);
+			const auth = { ...json, authorization: `Bearer ${access_token}` };
+			const started = await call(base, "POST", "/v1/me/mfa/totp", { headers: auth, expect: 200 });
+			const key = decodeBase32IgnorePadding(started.json().secret);
+			for (const offset of [-1, 0]) {
+				const step = totpStepNow() + offset;
+				const verified = await call(base, "POST", "/v1/me/mfa/totp/verify", {
+					headers: auth,
+					body: JSON.stringify({ code: totpCode(key, step) }),
+				});
+				if (verified.status === 200) return { email, key, lastStep: step, tokens: [] };
+			}
+			throw new Error(`POST /v1/me/mfa/totp/verify for ${email}: no code accepted`);
+		},
+	);
+	const logins = users.flatMap((user) => Array.from({ length: MFA_USES_PER_USER }, () => user));
+	await inParallel(logins, CONNECTIONS, async (user) => {
+		const body = await login(base, user.email);
+		if (!body.mfa_required) throw new Error(`POST /v1/auth/login for ${user.email}: no mfa_required`);
+		user.tokens.push(body.mfa_token);
+	});
+	return users;
+}
+
+/**
+ * The MFA step's requests: each takes an idle user with an mfa_token left and the code of the
+ * first step after the one it last used (this step or the next; the server accepts one step
+ * either side), so no code is replayed and no user has two requests in flight.
+ */
+function mfaPool(users) {
+	const idle = [...users];
+	return {
+		take() {
+			const now = totpStepNow();
+			const i = idle.findIndex((user) => user.tokens.length > 0 && Math.max(user.lastStep + 1, now) <= now + 1);
+			if (i < 0) return null;
+			const [user] = idle.splice(i, 1);
+			user.lastStep = Math.max(user.lastStep + 1, now);
+			const body = JSON.stringify({ mfa_token: user.tokens.shift(), code: totpCode(user.key, user.lastStep) });
+			return { user, body };
+		},
+		/** Back to the end of the queue once answered (its token and step are spent either way). */
+		give(user) {
+			idle.push(user);
+		},
+	};
 }
 
 async function seedImages(atrium, baseline, token) {
@@ -514,7 +619,7 @@ async function seedImages(atrium, baseline, token) {
  * Each endpoint names the Worker it hits, the request, the status every response must have, and
  * its baseline (the cheapest Worker doing the same kind of work).
  */
-function endpoints({ token, image100k, image5m, r2Etag100k, refreshPool }) {
+function endpoints({ token, image100k, image5m, r2Etag100k, refreshPool, atriumUrl }) {
 	const auth = { authorization: `Bearer ${token}` };
 	const json = { "content-type": "application/json" };
 	const loginBody = JSON.stringify({ email: EMAIL, password: PASSWORD });
@@ -697,6 +802,21 @@ function endpoints({ token, image100k, image5m, r2Etag100k, refreshPool }) {
 			// Every refresh spends its token and returns the next (rotation), see cannonOptions.
 			chain: refreshPool,
 		},
+		{
+			id: "mfa",
+			worker: "atrium",
+			label: "POST /v1/auth/mfa (TOTP code)",
+			method: "POST",
+			path: "/v1/auth/mfa",
+			headers: json,
+			status: 200,
+			baseline: "baseline-json",
+			amount: MFA_AMOUNT,
+			// Each request spends an mfa_token and a TOTP code, see mfaPool and cannonOptions.
+			async prepare() {
+				this.draw = mfaPool(await mfaUsers(atriumUrl));
+			},
+		},
 	];
 	const ids = GROUPS.flat();
 	if (ids.length !== list.length || list.some((e) => !ids.includes(e.id))) {
@@ -731,6 +851,31 @@ function cannonOptions(endpoint, url, length) {
 					body: endpoint.body,
 					onResponse(status, body) {
 						if (status !== endpoint.status) endpoint.unexpectedBody ??= `${status}: ${String(body).slice(0, 300)}`;
+					},
+				},
+			],
+		};
+	}
+	if (endpoint.draw) {
+		const pool = endpoint.draw;
+		return {
+			...options,
+			body: undefined,
+			requests: [
+				{
+					method: endpoint.method,
+					path: endpoint.path,
+					headers: endpoint.headers,
+					setupRequest(request, context) {
+						const drawn = pool.take();
+						// None left: a request that cannot work, counted as an unexpected status.
+						if (!drawn) return { ...request, body: JSON.stringify({ mfa_token: "pool-ran-dry", code: "000000" }) };
+						context.user = drawn.user;
+						return { ...request, body: drawn.body };
+					},
+					onResponse(status, body, context) {
+						if (status !== endpoint.status) endpoint.unexpectedBody ??= `${status}: ${String(body).slice(0, 300)}`;
+						if (context.user) pool.give(context.user);
 					},
 				},
 			],
@@ -873,17 +1018,18 @@ async function cleanSample(endpoint, worker, warmup, run) {
  * of a timed run skews their CPU per request.
  */
 async function measureGroup(members) {
-	const heavy = members.some(({ endpoint }) => endpoint.heavy);
+	// Fixed-count rounds: the hashing endpoints, and the MFA step (its own `amount`).
+	const heavy = members.some(({ endpoint }) => endpoint.heavy || endpoint.amount);
 	const warmup = heavy ? { amount: CONNECTIONS } : WARMUP > 0 ? { duration: WARMUP } : null;
 	const rounds = heavy ? HEAVY_ROUNDS : ROUNDS;
-	const run = heavy ? { amount: HEAVY_AMOUNT } : { duration: DURATION / ROUNDS };
+	const run = (endpoint) => (heavy ? { amount: endpoint.amount ?? HEAVY_AMOUNT } : { duration: DURATION / ROUNDS });
 	if (warmup) {
 		for (const { endpoint, worker } of members) await cannon(cannonOptions(endpoint, worker.url, warmup));
 	}
 	const samples = members.map(() => []);
 	for (let round = 0; round < rounds; round++) {
 		for (const [i, { endpoint, worker }] of members.entries()) {
-			samples[i].push(await cleanSample(endpoint, worker, null, run));
+			samples[i].push(await cleanSample(endpoint, worker, null, run(endpoint)));
 		}
 	}
 	return members.map(({ endpoint }, i) => combine(endpoint, samples[i]));
@@ -893,12 +1039,15 @@ async function measureGroup(members) {
 async function probe(endpoint, worker) {
 	let body = endpoint.body;
 	if (endpoint.chain) body = JSON.stringify({ refresh_token: endpoint.chain.shift() });
+	const drawn = endpoint.draw?.take();
+	if (endpoint.draw) body = drawn?.body;
 	const res = await call(worker.url, endpoint.method, endpoint.path, {
 		headers: endpoint.headers,
 		body,
 		expect: endpoint.status,
 	});
 	if (endpoint.chain) endpoint.chain.push(res.json().refresh_token);
+	if (drawn) endpoint.draw.give(drawn.user);
 	return roundTrips(res.headers);
 }
 
@@ -946,14 +1095,22 @@ async function main() {
 			for (const body of await Promise.all(logins)) refreshPool.push(body.refresh_token);
 		}
 
-		const all = endpoints({ token: tokens.access_token, ...images, refreshPool });
+		const all = endpoints({ token: tokens.access_token, ...images, refreshPool, atriumUrl: workers.atrium.url });
 		// BENCH_ONLY keeps the chosen endpoints and the baselines they are compared with.
 		const chosen = all.filter((e) => !ONLY || ONLY.has(e.id));
 		const list = all.filter((e) => chosen.includes(e) || chosen.some((c) => c.baseline === e.id));
 
 		const results = [];
 		const record = (endpoint, d1, measured) => {
-			const { chain: _chain, body: _body, headers: _headers, unexpectedBody, ...describe } = endpoint;
+			const {
+				chain: _chain,
+				draw: _draw,
+				prepare: _prepare,
+				body: _body,
+				headers: _headers,
+				unexpectedBody,
+				...describe
+			} = endpoint;
 			results.push({
 				...describe,
 				d1_round_trips: d1,
@@ -972,6 +1129,10 @@ async function main() {
 		for (const ids of GROUPS) {
 			const group = ids.map((id) => list.find((e) => e.id === id)).filter(Boolean);
 			if (group.length === 0) continue;
+			for (const endpoint of group.filter((e) => e.prepare)) {
+				step(`seed: ${MFA_USERS} users turn TOTP on; ${MFA_USERS * MFA_USES_PER_USER} password logins for mfa_tokens`);
+				await endpoint.prepare();
+			}
 			const d1s = [];
 			for (const endpoint of group) d1s.push(await probeOf(endpoint));
 			step(`run: ${group.map((e) => e.id).join(", ")}`);
@@ -993,6 +1154,7 @@ async function main() {
 				seed: "confirmed user inserted with wrangler d1 execute (scrypt hash computed in Node); images uploaded through POST /v1/images",
 				refresh:
 					"a shared pool of live refresh tokens (30 sessions made by logins before the run): each request takes one (autocannon setupRequest), each answer puts its successor back (onResponse)",
+				mfa: `the TOTP-code path: ${HEAVY_ROUNDS} rounds of ${MFA_AMOUNT} requests after a ${CONNECTIONS}-request warm-up; ${MFA_USERS} users turned TOTP on (POST /v1/me/mfa/totp and /verify) and were each logged in ${MFA_USES_PER_USER} times for mfa_tokens right before the run; every request takes an idle user's mfa_token and the code (computed in Node) of the next unused 30-second step (autocannon setupRequest), one request per user at a time, no code replayed; per-account and per-IP MFA limits raised for the bench`,
 				extra_vars: JSON.parse(process.env.BENCH_VARS ?? "{}"),
 			},
 			machine: info,
