@@ -24,6 +24,7 @@ import { imageContentRoutes, imageRoutes } from "./routes/images";
 import { meRoutes } from "./routes/me";
 import { oauthRoutes } from "./routes/oauth";
 import { systemRoutes } from "./routes/system";
+import { wellKnownRoutes } from "./routes/well-known";
 import type { ReferenceDocument } from "./lib/api-reference";
 import type { AppEnv } from "./types";
 
@@ -55,6 +56,7 @@ export function createApp() {
 
 	app.get("/__dev/hashes", devHashStats);
 	app.route("/", systemRoutes);
+	app.route("/", wellKnownRoutes);
 	app.route("/v1/auth", authRoutes);
 	app.route("/v1/auth", confirmationRoutes);
 	app.route("/v1/auth/oauth", oauthRoutes);
@@ -109,6 +111,7 @@ const TAGS = [
 	{ name: "avatars", description: "Profile pictures" },
 	{ name: "i18n", description: "Languages" },
 	{ name: "operations", description: "Health" },
+	{ name: "keys", description: "Public keys for backends that verify access tokens" },
 ];
 
 const corsByConfig = new WeakMap<Config, MiddlewareHandler>();
