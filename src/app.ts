@@ -26,6 +26,7 @@ import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
 import { sessionRoutes } from "./routes/sessions";
 import { systemRoutes } from "./routes/system";
+import { wellKnownRoutes } from "./routes/well-known";
 import type { ReferenceDocument } from "./lib/api-reference";
 import type { AppEnv } from "./types";
 
@@ -62,6 +63,7 @@ export function createApp() {
 
 	app.get("/__dev/hashes", devHashStats);
 	app.route("/", systemRoutes);
+	app.route("/", wellKnownRoutes);
 	app.route("/v1/auth", authRoutes);
 	app.route("/v1/auth", confirmationRoutes);
 	app.route("/v1/auth/oauth", oauthRoutes);
@@ -119,6 +121,7 @@ const TAGS = [
 	{ name: "avatars", description: "Profile pictures" },
 	{ name: "i18n", description: "Languages" },
 	{ name: "operations", description: "Health" },
+	{ name: "keys", description: "Public keys for backends that verify access tokens" },
 ];
 
 const corsByConfig = new WeakMap<Config, MiddlewareHandler>();

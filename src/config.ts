@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KEY_TYPES, type PrivateJwk } from "./lib/jwt";
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -37,6 +38,12 @@ const configSchema = z
 		APP_URL: z.url(),
 		APP_NAME: z.string().default("Atrium"),
 		JWT_SECRET: optional,
+		/** Still verifies HS256 tokens during a JWT_SECRET rotation; remove it once they have expired. */
+		JWT_SECRET_PREVIOUS: optional,
+		/** HS256 signs with JWT_SECRET; ES256 and EdDSA sign with the first key of JWT_SIGNING_KEYS. */
+		JWT_ALGORITHM: z.enum(["HS256", "ES256", "EdDSA"]).default("HS256"),
+		/** A JWK set of private keys, newest first (`npm run keys:generate`); every key verifies. */
+		JWT_SIGNING_KEYS: optional,
 		/** Root of the encryption keys (src/lib/encryption.ts); at least 32 bytes outside local development. */
 		ENCRYPTION_KEY: optional,
 		JWT_ISSUER: z.string().default("atrium"),
@@ -105,6 +112,21 @@ const configSchema = z
 					"JWT_SECRET must be set to at least 32 bytes outside local development (wrangler secret put JWT_SECRET)",
 			});
 		}
+		if (
+			!local &&
+			env.JWT_SECRET_PREVIOUS !== undefined &&
+			new TextEncoder().encode(env.JWT_SECRET_PREVIOUS).length < 32
+		) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["JWT_SECRET_PREVIOUS"],
+				message: "JWT_SECRET_PREVIOUS must be at least 32 bytes when set",
+			});
+		}
+		if (env.JWT_ALGORITHM !== "HS256") {
+			const problem = signingKeysProblem(env.JWT_ALGORITHM, env.JWT_SIGNING_KEYS);
+			if (problem) ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEYS"], message: problem });
+		}
 		const encryptionKeyBytes = new TextEncoder().encode(env.ENCRYPTION_KEY ?? "").length;
 		if (!local && encryptionKeyBytes < 32) {
 			ctx.addIssue({
@@ -118,10 +140,46 @@ const configSchema = z
 
 export type Config = z.infer<typeof configSchema> & {
 	JWT_SECRET: string;
+	/** The parsed JWT_SIGNING_KEYS (newest first); empty with HS256. */
+	jwtSigningKeys: PrivateJwk[];
 	ENCRYPTION_KEY: string;
 	isLocal: boolean;
 	appUrl: URL;
 };
+
+function parseSigningKeys(value: string): PrivateJwk[] | null {
+	try {
+		const parsed: unknown = JSON.parse(value);
+		const keys = (parsed as { keys?: unknown } | null)?.keys;
+		return Array.isArray(keys) ? (keys as PrivateJwk[]) : null;
+	} catch {
+		return null;
+	}
+}
+
+/** What is wrong with JWT_SIGNING_KEYS for `alg`, named without echoing any key material. */
+function signingKeysProblem(alg: "ES256" | "EdDSA", value: string | undefined): string | null {
+	const hint = "(npm run keys:generate prints one; wrangler secret put JWT_SIGNING_KEYS)";
+	if (value === undefined) return `JWT_SIGNING_KEYS must be set when JWT_ALGORITHM is ${alg} ${hint}`;
+	const keys = parseSigningKeys(value);
+	if (!keys || keys.length === 0)
+		return `JWT_SIGNING_KEYS must be a JWK set {"keys": [...]} with at least one key ${hint}`;
+	const { kty, crv } = KEY_TYPES[alg];
+	const kids = new Set<string>();
+	for (const [index, key] of keys.entries()) {
+		const k = key as Partial<Record<string, unknown>>;
+		const text = (name: string) => typeof k[name] === "string" && (k[name] as string).length > 0;
+		if (!text("kid") || kids.has(k.kid as string)) return `JWT_SIGNING_KEYS key ${index} needs a unique non-empty kid`;
+		kids.add(k.kid as string);
+		if (k.kty !== kty || k.crv !== crv || !text("x") || (alg === "ES256" && !text("y"))) {
+			return `JWT_SIGNING_KEYS key ${index} is not an ${alg} key (expected kty ${kty}, crv ${crv})`;
+		}
+		if (!text("d")) return `JWT_SIGNING_KEYS key ${index} has no private part (d)`;
+		if (k.alg !== undefined && k.alg !== alg)
+			return `JWT_SIGNING_KEYS key ${index} is for ${String(k.alg)}, not ${alg}`;
+	}
+	return null;
+}
 
 /** Raised when the deployment's variables are wrong; the message names the variables, never values. */
 export class ConfigError extends Error {
@@ -159,6 +217,8 @@ export function loadConfig(env: Cloudflare.Env): Config {
 	const config: Config = {
 		...parsed.data,
 		JWT_SECRET: parsed.data.JWT_SECRET ?? localSecret(),
+		jwtSigningKeys:
+			parsed.data.JWT_ALGORITHM === "HS256" ? [] : (parseSigningKeys(parsed.data.JWT_SIGNING_KEYS ?? "") ?? []),
 		ENCRYPTION_KEY: parsed.data.ENCRYPTION_KEY ?? localEncryptionKey(),
 		isLocal,
 		appUrl: new URL(parsed.data.APP_URL),

@@ -3,6 +3,10 @@
 declare namespace Cloudflare {
 	interface Env {
 		JWT_SECRET?: string;
+		JWT_SECRET_PREVIOUS?: string;
+		JWT_SIGNING_KEYS?: string;
+		/** Not a secret, but optional with a default (HS256), so it stays out of wrangler.toml. */
+		JWT_ALGORITHM?: string;
 		ENCRYPTION_KEY?: string;
 		RESEND_API_KEY?: string;
 		GITHUB_CLIENT_ID?: string;

@@ -1,4 +1,6 @@
 import { decodeBase64urlIgnorePadding, encodeBase64urlNoPadding } from "@oslojs/encoding";
+import { CompactSign, compactVerify } from "jose";
+import type { PublicJwk } from "./jwks";
 
 /** Claims of an Atrium access token. */
 export type AccessClaims = {
@@ -96,6 +98,14 @@ export async function verifyAccessToken(
 		encoder.encode(`${header}.${payload}`),
 	);
 	if (!valid) return { ok: false, reason: "invalid" };
+	return checkClaims(payload, expected);
+}
+
+/** The claim checks every algorithm shares, run only once the signature is known to be good. */
+function checkClaims(
+	payload: string,
+	expected: { issuer: string; audience: string; nowSeconds: number },
+): JwtVerifyResult {
 	const claims = decodeJson(payload);
 	if (!hasClaimShapes(claims)) return { ok: false, reason: "invalid" };
 	if (claims.iss !== expected.issuer || claims.aud !== expected.audience) return { ok: false, reason: "invalid" };
@@ -105,4 +115,134 @@ export async function verifyAccessToken(
 	}
 	if (claims.exp <= expected.nowSeconds) return { ok: false, reason: "expired" };
 	return { ok: true, claims };
+}
+
+/** Access-token algorithms a deployment can choose (JWT_ALGORITHM). */
+export type JwtAlgorithm = "HS256" | "ES256" | "EdDSA";
+export type AsymmetricAlgorithm = Exclude<JwtAlgorithm, "HS256">;
+
+/** A private signing key as configured in JWT_SIGNING_KEYS (a JWK with its `d`). */
+export type PrivateJwk = {
+	kid: string;
+	kty: string;
+	crv: string;
+	x: string;
+	y?: string;
+	d: string;
+	alg?: string;
+	use?: string;
+};
+
+/** The key material of an asymmetric algorithm, as WebCrypto and JOSE name it. */
+export const KEY_TYPES: Record<AsymmetricAlgorithm, { kty: string; crv: string }> = {
+	ES256: { kty: "EC", crv: "P-256" },
+	EdDSA: { kty: "OKP", crv: "Ed25519" },
+};
+
+/**
+ * Keys that sign and verify access tokens. HS256: the first secret signs, every one verifies
+ * (JWT_SECRET, then JWT_SECRET_PREVIOUS). ES256/EdDSA: the first key signs and names itself in
+ * `kid`; every key verifies until it is removed from the set.
+ */
+export type { PublicJwk };
+export type AccessTokenKeys =
+	| { alg: "HS256"; secrets: readonly [string, ...string[]] }
+	| {
+			alg: AsymmetricAlgorithm;
+			keys: readonly [SigningKey, ...SigningKey[]];
+	  };
+type SigningKey = { kid: string; privateKey: CryptoKey; publicKey: CryptoKey };
+
+/**
+ * The public half of configured keys, as published at /.well-known/jwks.json: only the public
+ * members are copied, so a private `d` (or anything else in the configuration) never leaks.
+ */
+export function publicJwks(alg: AsymmetricAlgorithm, jwks: readonly PrivateJwk[]): PublicJwk[] {
+	return jwks.map((jwk) => ({
+		kty: jwk.kty,
+		crv: jwk.crv,
+		x: jwk.x,
+		...(jwk.y === undefined ? {} : { y: jwk.y }),
+		kid: jwk.kid,
+		alg,
+		use: "sig",
+	}));
+}
+
+const WEBCRYPTO: Record<AsymmetricAlgorithm, { name: string; namedCurve?: string }> = {
+	ES256: { name: "ECDSA", namedCurve: "P-256" },
+	EdDSA: { name: "Ed25519" },
+};
+
+/** Imports configured private keys (and their public halves) for signing and verifying. */
+export async function importSigningKeys(
+	alg: AsymmetricAlgorithm,
+	jwks: readonly [PrivateJwk, ...PrivateJwk[]],
+): Promise<AccessTokenKeys> {
+	const keys = await Promise.all(
+		jwks.map(async ({ kid, kty, crv, x, y, d }) => {
+			const material = y === undefined ? { kty, crv, x } : { kty, crv, x, y };
+			const [privateKey, publicKey] = await Promise.all([
+				crypto.subtle.importKey("jwk", { ...material, d }, WEBCRYPTO[alg], false, ["sign"]),
+				crypto.subtle.importKey("jwk", material, WEBCRYPTO[alg], false, ["verify"]),
+			]);
+			return { kid, privateKey, publicKey };
+		}),
+	);
+	return { alg, keys: keys as [SigningKey, ...SigningKey[]] };
+}
+
+/** Signs access-token claims with the first key: HS256 with the first secret, else JWS with `kid`. */
+export async function signAccessTokenWith(keys: AccessTokenKeys, claims: AccessClaims): Promise<string> {
+	if (keys.alg === "HS256") return signAccessToken(claims, keys.secrets[0]);
+	const [current] = keys.keys;
+	// The compact JWS API of jose (not SignJWT): Atrium builds and checks its own claims, and the
+	// JWT layer would add ~3 KiB gzip to a bundle that must stay under 350 KiB.
+	return new CompactSign(encoder.encode(JSON.stringify(claims)))
+		.setProtectedHeader({ alg: keys.alg, typ: "JWT", kid: current.kid })
+		.sign(current.privateKey);
+}
+
+const ASYMMETRIC_HEADER_MEMBERS = new Set(["alg", "typ", "kid"]);
+
+/**
+ * Verifies an access token against every configured key. The algorithm is pinned to the
+ * deployment's: a token naming another one (HS256 signed with a public key, `none`) is refused
+ * before any key is touched, and with ES256/EdDSA the `kid` must name a configured key.
+ */
+export async function verifyAccessTokenWith(
+	keys: AccessTokenKeys,
+	token: string,
+	expected: { issuer: string; audience: string; nowSeconds: number },
+): Promise<JwtVerifyResult> {
+	if (keys.alg === "HS256") {
+		let result: JwtVerifyResult = { ok: false, reason: "invalid" };
+		for (const secret of keys.secrets) {
+			result = await verifyAccessToken(token, secret, expected);
+			// "expired" is only reached after a valid signature, so the key matched.
+			if (result.ok || result.reason === "expired") return result;
+		}
+		return result;
+	}
+	const parts = token.split(".");
+	if (parts.length !== 3) return { ok: false, reason: "invalid" };
+	const header = decodeJson(parts[0] ?? "") as Record<string, unknown> | null;
+	if (
+		header === null ||
+		typeof header !== "object" ||
+		header.alg !== keys.alg ||
+		(header.typ !== undefined && header.typ !== "JWT") ||
+		Object.keys(header).some((member) => !ASYMMETRIC_HEADER_MEMBERS.has(member))
+	) {
+		return { ok: false, reason: "invalid" };
+	}
+	const key = keys.keys.find((candidate) => candidate.kid === header.kid);
+	if (!key) return { ok: false, reason: "invalid" };
+	try {
+		// The algorithm list pins jose to the deployment's algorithm as well.
+		await compactVerify(token, key.publicKey, { algorithms: [keys.alg] });
+	} catch {
+		return { ok: false, reason: "invalid" };
+	}
+	return checkClaims(parts[1] ?? "", expected);
 }

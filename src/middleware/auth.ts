@@ -1,8 +1,9 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { AppError } from "../lib/errors";
-import { type AccessClaims, verifyAccessToken } from "../lib/jwt";
+import { type AccessClaims, verifyAccessTokenWith } from "../lib/jwt";
 import { findActiveSession } from "../services/sessions";
+import { accessTokenKeys } from "../services/token-keys";
 import type { AppEnv } from "../types";
 import { preferUserLocale } from "./language";
 
@@ -19,7 +20,7 @@ export async function verifyBearer(c: Context<AppEnv>): Promise<AccessClaims> {
 	const token = bearerToken(c.req.header("Authorization"));
 	if (!token) throw new AppError("unauthorized");
 	const config = c.get("config");
-	const verified = await verifyAccessToken(token, config.JWT_SECRET, {
+	const verified = await verifyAccessTokenWith(await accessTokenKeys(config), token, {
 		issuer: config.JWT_ISSUER,
 		audience: config.JWT_AUDIENCE,
 		nowSeconds: Math.floor(Date.now() / 1000),

@@ -2,7 +2,8 @@ import type { TokenBody } from "../schemas";
 import type { Config } from "../config";
 import type { Session, User } from "../db/schema";
 import { newId } from "../lib/crypto";
-import { signAccessToken } from "../lib/jwt";
+import { signAccessTokenWith } from "../lib/jwt";
+import { accessTokenKeys } from "./token-keys";
 import { presentUser } from "./users";
 
 /** The body of a successful login, refresh or OAuth exchange. */
@@ -11,19 +12,16 @@ export async function issueTokenResponse(
 	input: { user: User; session: Session; refreshToken: string; fresh: boolean; providers?: string[] },
 ): Promise<TokenBody> {
 	const iat = Math.floor(Date.now() / 1000);
-	const accessToken = await signAccessToken(
-		{
-			iss: config.JWT_ISSUER,
-			aud: config.JWT_AUDIENCE,
-			sub: input.user.id,
-			sid: input.session.id,
-			jti: newId(),
-			iat,
-			exp: iat + config.ACCESS_TOKEN_SECONDS,
-			fresh: input.fresh,
-		},
-		config.JWT_SECRET,
-	);
+	const accessToken = await signAccessTokenWith(await accessTokenKeys(config), {
+		iss: config.JWT_ISSUER,
+		aud: config.JWT_AUDIENCE,
+		sub: input.user.id,
+		sid: input.session.id,
+		jti: newId(),
+		iat,
+		exp: iat + config.ACCESS_TOKEN_SECONDS,
+		fresh: input.fresh,
+	});
 	return {
 		access_token: accessToken,
 		refresh_token: input.refreshToken,

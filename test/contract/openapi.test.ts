@@ -181,6 +181,7 @@ const expired = (seconds: number) => {
 const scenarios: Record<string, Record<string, Scenario>> = {
 	"GET /health": { 200: async () => ({ method: "GET", path: "/health" }) },
 	"GET /v1/locales": { 200: async () => ({ method: "GET", path: "/v1/locales" }) },
+	"GET /.well-known/jwks.json": { 200: async () => ({ method: "GET", path: "/.well-known/jwks.json" }) },
 
 	"POST /v1/auth/register": {
 		202: async () => ({
