@@ -32,17 +32,9 @@ export async function queueAccountMail(
 		const token = await issueVerificationToken(db, user.id, "reset_password", ttlSeconds, redirectTo);
 		link = actionLink(config, "/v1/auth/password/reset", token);
 	}
-	const lang = matchLocale(user.locale) ?? defaultLocale(config.DEFAULT_LOCALE);
 	const message = await renderActionMail({
 		kind,
-		to: user.email,
-		// Until the address is confirmed, the name is whatever a stranger typed at registration:
-		// it must not reach someone else's mailbox.
-		name: user.emailConfirmedAt ? user.name : null,
-		t: translator(lang),
-		lang,
-		dir: directionOf(lang),
-		appName: config.APP_NAME,
+		...recipient(config, user),
 		link,
 		ttlMinutes: Math.round(ttlSeconds / 60),
 	});
@@ -60,15 +52,21 @@ function actionLink(config: Config, path: string, token: string): string {
  * the outbox id to deliver after the response. It holds no link, so it never expires.
  */
 export async function queueNoticeMail(db: Database, config: Config, user: User, kind: NoticeKind): Promise<string> {
+	const message = await renderNoticeMail({ kind, ...recipient(config, user) });
+	return enqueueMail(db, { encryptionKey: config.ENCRYPTION_KEY }, message, { userId: user.id, expiresAt: null });
+}
+
+/** Who a mail goes to and in which language: the recipient's saved locale, never the request's. */
+function recipient(config: Config, user: User) {
 	const lang = matchLocale(user.locale) ?? defaultLocale(config.DEFAULT_LOCALE);
-	const message = await renderNoticeMail({
-		kind,
+	return {
 		to: user.email,
+		// Until the address is confirmed, the name is whatever a stranger typed at registration:
+		// it must not reach someone else's mailbox.
 		name: user.emailConfirmedAt ? user.name : null,
 		t: translator(lang),
 		lang,
 		dir: directionOf(lang),
 		appName: config.APP_NAME,
-	});
-	return enqueueMail(db, { encryptionKey: config.ENCRYPTION_KEY }, message, { userId: user.id, expiresAt: null });
+	};
 }
