@@ -96,6 +96,10 @@ const configSchema = z
 		RATE_LIMIT_MFA_IP: rateLimit("50/900"),
 		/** Image and avatar uploads (new or replaced bytes) per user. */
 		RATE_LIMIT_UPLOAD_USER: rateLimit("120/600"),
+		/** Failed admin API authentications (missing or wrong ADMIN_API_KEY) per client IP. */
+		RATE_LIMIT_ADMIN_AUTH_IP: rateLimit("20/900"),
+		/** Bearer key of the admin API (/v1/admin), at least 32 bytes; unset, those routes answer 404. */
+		ADMIN_API_KEY: optional,
 		/** Audit events older than this are pruned by the cron. */
 		AUDIT_RETENTION_DAYS: z.coerce.number().int().positive().default(365),
 		/** One structured log line per request ("on"), or none ("off"). */
@@ -126,6 +130,13 @@ const configSchema = z
 		if (env.JWT_ALGORITHM !== "HS256") {
 			const problem = signingKeysProblem(env.JWT_ALGORITHM, env.JWT_SIGNING_KEYS);
 			if (problem) ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEYS"], message: problem });
+		}
+		if (env.ADMIN_API_KEY !== undefined && new TextEncoder().encode(env.ADMIN_API_KEY).length < 32) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["ADMIN_API_KEY"],
+				message: "ADMIN_API_KEY must be at least 32 bytes when set (wrangler secret put ADMIN_API_KEY)",
+			});
 		}
 		const encryptionKeyBytes = new TextEncoder().encode(env.ENCRYPTION_KEY ?? "").length;
 		if (!local && encryptionKeyBytes < 32) {

@@ -8,6 +8,7 @@ declare namespace Cloudflare {
 		/** Not a secret, but optional with a default (HS256), so it stays out of wrangler.toml. */
 		JWT_ALGORITHM?: string;
 		ENCRYPTION_KEY?: string;
+		ADMIN_API_KEY?: string;
 		RESEND_API_KEY?: string;
 		GITHUB_CLIENT_ID?: string;
 		GITHUB_CLIENT_SECRET?: string;

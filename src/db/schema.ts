@@ -23,10 +23,16 @@ export const users = sqliteTable(
 		avatarUpdatedAt: integer("avatar_updated_at", { mode: "timestamp_ms" }),
 		/** Last successful sign-in (password or OAuth); null until the first one after migration 0001. */
 		lastLoginAt: integer("last_login_at", { mode: "timestamp_ms" }),
+		/** Set by the admin API: no sign-in path starts a session while it is set. */
+		disabledAt: integer("disabled_at", { mode: "timestamp_ms" }),
 		createdAt: createdAt(),
 		updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 	},
-	(t) => [uniqueIndex("users_email_unique").on(t.email)],
+	(t) => [
+		uniqueIndex("users_email_unique").on(t.email),
+		// The admin list pages newest first by (created_at, id) without sorting the table.
+		index("users_created_idx").on(t.createdAt, t.id),
+	],
 );
 
 export const sessions = sqliteTable(
