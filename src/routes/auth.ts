@@ -79,7 +79,14 @@ const loginRoute = createRoute({
 			"Access and refresh tokens (a fresh login), or, with TOTP on, the mfa_required answer (no tokens)",
 			signInResponse,
 		),
-		...problems(...BODY_ERRORS, "invalid_credentials", "email_not_confirmed", "rate_limited", OUTAGE),
+		...problems(
+			...BODY_ERRORS,
+			"invalid_credentials",
+			"email_not_confirmed",
+			"account_disabled",
+			"rate_limited",
+			OUTAGE,
+		),
 	},
 });
 
@@ -105,6 +112,7 @@ authRoutes.openapi(loginRoute, async (c) => {
 		userAgent: c.req.header("User-Agent"),
 		ip: c.req.header("CF-Connecting-IP"),
 	});
+	if (signIn.disabled) throw new AppError("account_disabled");
 	// With a second step pending, the sign-in is audited when POST /v1/auth/mfa completes it.
 	if (!signIn.mfa) audit(c, "login", result.user.id, { method: "password" });
 	return c.json(signIn.body, 200);
@@ -121,7 +129,14 @@ const mfaRoute = createRoute({
 	request: { body: jsonBody(mfaStepBody) },
 	responses: {
 		200: json("Access and refresh tokens (a fresh login)", tokenResponse),
-		...problems(...BODY_ERRORS, ["mfa_code_invalid", 401], "mfa_token_invalid", "rate_limited", OUTAGE),
+		...problems(
+			...BODY_ERRORS,
+			["mfa_code_invalid", 401],
+			"mfa_token_invalid",
+			"account_disabled",
+			"rate_limited",
+			OUTAGE,
+		),
 	},
 });
 
@@ -149,14 +164,15 @@ authRoutes.openapi(mfaRoute, async (c) => {
 	if (!user) throw new AppError("mfa_token_invalid");
 	audit(c, "login", userId, { method: challenge.method, mfa: method });
 	if (method === "recovery_code") audit(c, "recovery_code_used", userId);
-	const tokens = await startSession(db, config, {
+	const started = await startSession(db, config, {
 		user,
 		providers,
 		method: challenge.method,
 		userAgent: c.req.header("User-Agent"),
 		ip: c.req.header("CF-Connecting-IP"),
 	});
-	return c.json(tokens, 200);
+	if (started.disabled) throw new AppError("account_disabled");
+	return c.json(started.body, 200);
 });
 
 const refreshRoute = createRoute({

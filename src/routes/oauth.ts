@@ -127,7 +127,7 @@ const exchangeRoute = createRoute({
 	request: { body: jsonBody(exchangeBody) },
 	responses: {
 		200: json("Tokens, as from login, or the mfa_required answer when TOTP is on", signInResponse),
-		...problems(...BODY_ERRORS, "token_invalid", OUTAGE),
+		...problems(...BODY_ERRORS, "token_invalid", "account_disabled", OUTAGE),
 	},
 });
 
@@ -186,6 +186,7 @@ const callbackRoute = createRoute({
 			"unauthorized",
 			"provider_not_found",
 			"email_in_use",
+			"account_disabled",
 			OUTAGE,
 		),
 	},
@@ -239,6 +240,8 @@ async function finishLogin(
 	const result = await resolveOAuthLogin(db, provider.id, identity, { locale: c.get("lang") });
 	if (!result.ok) return flowFailure(c, flow, result.reason === "no_email" ? "oauth_failed" : "email_in_use");
 	const { id: userId } = result.user;
+	// Refused before a login code is issued: the app learns it at once (?error=account_disabled).
+	if (result.user.disabledAt) return flowFailure(c, flow, "account_disabled");
 	log("info", "oauth_login", { requestId: c.get("requestId"), provider: provider.id, userId, outcome: result.outcome });
 	audit(c, "login", userId, { method: provider.id, outcome: result.outcome });
 	if (!flow.redirectUri) return c.json(await signIn(c, userId, provider.id), 200);
@@ -284,5 +287,6 @@ async function signIn(c: Context<AppEnv>, userId: string, method: string) {
 		userAgent: c.req.header("User-Agent"),
 		ip: c.req.header("CF-Connecting-IP"),
 	});
+	if (result.disabled) throw new AppError("account_disabled");
 	return result.body;
 }

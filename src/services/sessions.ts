@@ -143,6 +143,8 @@ export async function findActiveSession(
 				userId === undefined ? undefined : eq(sessions.userId, userId),
 				isNull(sessions.revokedAt),
 				gt(sessions.expiresAt, new Date()),
+				// A disabled account's sessions are dead even if one was started while it was disabled.
+				isNull(users.disabledAt),
 			),
 		)
 		.get();

@@ -18,15 +18,25 @@ export type SignInInput = {
 	ip?: string | null;
 };
 
+/** A disabled account (admin API): no sign-in path may start a session for it. */
+export type AccountDisabled = { mfa: false; disabled: true };
+
+export type SignInOutcome =
+	| { mfa: true; disabled?: false; body: MfaRequiredBody }
+	| { mfa: false; disabled?: false; body: TokenBody }
+	| AccountDisabled;
+
+export type StartSessionOutcome = { disabled?: false; body: TokenBody } | AccountDisabled;
+
+const DISABLED: AccountDisabled = { mfa: false, disabled: true };
+
 /**
- * Ends a first factor (password, OAuth): with TOTP on, a challenge and the `mfa_required` answer
- * and no tokens; otherwise a new session with fresh tokens.
+ * Ends a first factor (password, OAuth, magic link): with TOTP on, a challenge and the
+ * `mfa_required` answer and no tokens; otherwise a new session with fresh tokens. A disabled
+ * account gets neither; the result type makes every caller answer that case.
  */
-export async function signInOrChallenge(
-	db: Database,
-	config: Config,
-	input: SignInInput,
-): Promise<{ mfa: true; body: MfaRequiredBody } | { mfa: false; body: TokenBody }> {
+export async function signInOrChallenge(db: Database, config: Config, input: SignInInput): Promise<SignInOutcome> {
+	if (input.user.disabledAt) return DISABLED;
 	if (await totpEnabled(db, input.user.id)) {
 		const token = await createMfaChallenge(db, {
 			userId: input.user.id,
@@ -38,22 +48,29 @@ export async function signInOrChallenge(
 			body: { mfa_required: true, mfa_token: token, expires_in: MFA_TOKEN_SECONDS, methods: ["totp", "recovery_code"] },
 		};
 	}
-	return { mfa: false, body: await startSession(db, config, input) };
+	const started = await startSession(db, config, input);
+	return started.disabled ? started : { mfa: false, body: started.body };
 }
 
-/** A new session with fresh tokens: the end of a completed sign-in. */
-export async function startSession(db: Database, config: Config, input: SignInInput): Promise<TokenBody> {
+/**
+ * A new session with fresh tokens: the end of a completed sign-in (after the MFA step, a passkey),
+ * refused for a disabled account. `input.user` is read by the same request; a disable landing in
+ * between still wins, since findActiveSession never returns a session of a disabled user.
+ */
+export async function startSession(db: Database, config: Config, input: SignInInput): Promise<StartSessionOutcome> {
+	if (input.user.disabledAt) return DISABLED;
 	const { session, refreshToken } = await createSession(db, {
 		userId: input.user.id,
 		lifetimeSeconds: config.REFRESH_TOKEN_SECONDS,
 		userAgent: input.userAgent,
 		ip: input.ip,
 	});
-	return issueTokenResponse(config, {
+	const body = await issueTokenResponse(config, {
 		user: input.user,
 		session,
 		refreshToken,
 		fresh: true,
 		providers: input.providers,
 	});
+	return { body };
 }

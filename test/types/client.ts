@@ -16,6 +16,7 @@ export async function loginThenMe(email: string, password: string): Promise<stri
 			| "unsupported_media_type"
 			| "invalid_credentials"
 			| "email_not_confirmed"
+			| "account_disabled"
 			| "rate_limited"
 			| "service_unavailable"
 			| undefined = login.error?.code;
