@@ -17,6 +17,8 @@ export default defineConfig(async () => {
 						APP_URL: "https://atrium.test",
 						JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
 						ENCRYPTION_KEY: "test-encryption-key-of-at-least-32-bytes!!",
+						// The admin API (test/routes/admin.test.ts); appWith({ ADMIN_API_KEY: "" }) turns it off.
+						ADMIN_API_KEY: "test-admin-key-that-is-at-least-32-bytes",
 						// Mail goes through the real Resend client to a fake Resend (test/helpers/resend.ts).
 						RESEND_API_KEY: "re_test_key",
 						RESEND_BASE_URL: "https://resend.test",
@@ -40,6 +42,7 @@ export default defineConfig(async () => {
 						RATE_LIMIT_LOGIN_IP: "100000/900",
 						RATE_LIMIT_REGISTER_IP: "100000/3600",
 						RATE_LIMIT_MAIL_IP: "100000/3600",
+						RATE_LIMIT_ADMIN_AUTH_IP: "100000/900",
 						// One line per request would bury test output; test/security/logs.test.ts turns it on.
 						REQUEST_LOG: "off",
 						TEST_MIGRATIONS: migrations,

@@ -16,6 +16,7 @@ import { serverTiming } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
 import { validationHook } from "./middleware/validate";
 import { accountRoutes } from "./routes/accounts";
+import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { avatarRoutes } from "./routes/avatars";
 import { confirmationRoutes } from "./routes/confirmation";
@@ -76,12 +77,18 @@ export function createApp() {
 	app.route("/v1/images", imageContentRoutes);
 	app.route("/v1/images", imageRoutes);
 	app.route("/v1/me", meRoutes);
+	app.route("/v1/admin", adminRoutes);
 
 	app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
 		type: "http",
 		scheme: "bearer",
 		bearerFormat: "JWT",
 		description: "The access_token of POST /v1/auth/login (or /refresh, /oauth/exchange)",
+	});
+	app.openAPIRegistry.registerComponent("securitySchemes", "adminKey", {
+		type: "http",
+		scheme: "bearer",
+		description: "ADMIN_API_KEY, for the app's own backend only (never a browser); unset, /v1/admin answers 404",
 	});
 	// Generated once per isolate and APP_URL: the routes do not change while it runs.
 	const documents = new Map<string, ReturnType<typeof app.getOpenAPI31Document>>();
@@ -122,6 +129,7 @@ const TAGS = [
 	{ name: "i18n", description: "Languages" },
 	{ name: "operations", description: "Health" },
 	{ name: "keys", description: "Public keys for backends that verify access tokens" },
+	{ name: "admin", description: "User management for the app's own backend (ADMIN_API_KEY)" },
 ];
 
 const corsByConfig = new WeakMap<Config, MiddlewareHandler>();

@@ -298,3 +298,26 @@ export const exportResponse = z
 	.meta({ id: "Export" });
 
 export type ExportBody = z.infer<typeof exportResponse>;
+
+/** GET /v1/admin/users/{id} and the other per-user admin routes. */
+export const adminUserParam = z.object({
+	id: z
+		.string()
+		.max(64)
+		.meta({ param: { name: "id", in: "path" }, example: "k2n4vq7xw3m5p8r2t6y9b4c7" }),
+});
+
+/** The admin user object: the /v1/me fields plus what only the app's backend sees. */
+export const adminUserResponse = meResponse
+	.extend({
+		disabled: z.boolean().meta({ description: "Set by POST /v1/admin/users/{id}/disable: every sign-in answers 403" }),
+		last_login_at: timestamp.nullable().meta({ description: "Last completed sign-in; null before the first" }),
+		sessions: z.number().int().meta({ description: "Live sessions (not revoked, not expired)" }),
+	})
+	.meta({ id: "AdminUser" });
+
+export type AdminUserBody = z.infer<typeof adminUserResponse>;
+
+export const adminUserListResponse = z
+	.object({ users: z.array(adminUserResponse), next_cursor: z.string().nullable() })
+	.meta({ id: "AdminUserList" });

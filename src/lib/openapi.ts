@@ -127,6 +127,9 @@ export const PUBLIC: { security: Record<string, string[]>[] } = { security: [] }
 /** Operations that need `Authorization: Bearer <access token>`. */
 export const BEARER: { security: Record<string, string[]>[] } = { security: [{ bearer: [] }] };
 
+/** Admin API operations: `Authorization: Bearer <ADMIN_API_KEY>`. */
+export const ADMIN_KEY: { security: Record<string, string[]>[] } = { security: [{ adminKey: [] }] };
+
 /** Returned by every operation that reads or writes D1 or R2 when they are unavailable. */
 export const OUTAGE: DocumentedError = "service_unavailable";
 

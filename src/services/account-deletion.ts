@@ -15,11 +15,17 @@ import { deleteUserObjects } from "./storage";
  * it), or it runs after and finds no user (the upload then deletes its own object). Either way no
  * object outlives the account; if the second pass fails, the sweep removes what it missed.
  */
-export async function deleteAccount(db: Database, bucket: R2Bucket, userId: string): Promise<{ objects: number }> {
+export async function deleteAccount(
+	db: Database,
+	bucket: R2Bucket,
+	userId: string,
+	/** Who asked: the user (DELETE /v1/me) or the app's backend (DELETE /v1/admin/users/:id). */
+	actor: "self" | "admin" = "self",
+): Promise<{ objects: number }> {
 	const objects = await deleteUserObjects(bucket, userId);
 	await db.batch([
 		db.delete(users).where(eq(users.id, userId)),
-		auditInsert(db, { userId: null, type: "account_deleted", detail: { objects } }),
+		auditInsert(db, { userId: null, type: "account_deleted", detail: { objects, actor } }),
 	]);
 	let late = 0;
 	try {

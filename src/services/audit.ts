@@ -31,7 +31,11 @@ export type AuditEventType =
 	| "mfa_failed"
 	| "recovery_codes_regenerated"
 	| "recovery_code_used"
-	| "session_revoked";
+	| "session_revoked"
+	/** Admin API actions; their detail carries `actor: "admin"`. */
+	| "account_disabled"
+	| "account_enabled"
+	| "sessions_revoked";
 
 /** Non-secret context only: ids, provider names, methods, counts. Never tokens, passwords or emails. */
 export type AuditDetail = Record<string, string | number | boolean | null>;

@@ -40,6 +40,22 @@ export async function hit(
 	return { allowed: row.count <= limit, count: row.count, retryAfterSeconds };
 }
 
+/**
+ * The hits counted against `key` in its live window, without counting one (0 when there is no
+ * live window), with the seconds until that window ends.
+ */
+export async function peek(
+	db: Database,
+	key: string,
+	now = Date.now(),
+): Promise<{ count: number; retryAfterSeconds: number }> {
+	const row = await db.get<{ count: number; reset_at: number } | undefined>(sql`
+		select count, reset_at from ${rateLimits} where key = ${key} and reset_at > ${now}
+	`);
+	if (!row) return { count: 0, retryAfterSeconds: 0 };
+	return { count: row.count, retryAfterSeconds: Math.max(1, Math.ceil((row.reset_at - now) / 1000)) };
+}
+
 /** Forgets a counter (e.g. an account's failed logins after a successful one). */
 export async function clear(db: Database, key: string): Promise<void> {
 	await db.run(sql`delete from ${rateLimits} where key = ${key}`);

@@ -275,6 +275,15 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			return { method: "POST", path: "/v1/auth/oauth/exchange", json: { code } };
 		},
 		400: async () => ({ method: "POST", path: "/v1/auth/oauth/exchange", json: { code: "not-a-code" } }),
+		403: async () => {
+			const identity = fakeUser();
+			const signup = await send(await approvedLogin(identity));
+			const { user } = (await signup.json()) as { user: { id: string } };
+			const res = await send(await approvedLogin(identity, APP_CALLBACK));
+			const code = new URL(res.headers.get("Location") ?? "").searchParams.get("code");
+			await disableUser(user.id);
+			return { method: "POST", path: "/v1/auth/oauth/exchange", json: { code } };
+		},
 	},
 	"GET /v1/auth/oauth/{provider}": {
 		302: async () => ({ method: "GET", path: "/v1/auth/oauth/github" }),
@@ -290,6 +299,12 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			const spec = await approvedLink(token, "github");
 			expect((await send({ method: "POST", path: "/v1/auth/logout", token })).status).toBe(204);
 			return spec;
+		},
+		403: async () => {
+			const identity = fakeUser();
+			const signup = await send(await approvedLogin(identity));
+			await disableUser(((await signup.json()) as { user: { id: string } }).user.id);
+			return approvedLogin(identity);
 		},
 		404: async () => ({ method: "GET", path: "/v1/auth/oauth/myspace/callback?code=x&state=y" }),
 		409: async () => {
@@ -550,6 +565,12 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			return { method: "POST", path: "/v1/auth/mfa", json: { mfa_token, code: totpCode(secret) } };
 		},
 		401: async () => ({ method: "POST", path: "/v1/auth/mfa", json: { mfa_token: "unknown", code: "123456" } }),
+		403: async () => {
+			const { email, secret, userId } = await userWithTotp();
+			const { mfa_token } = await firstStep(email);
+			await disableUser(userId);
+			return { method: "POST", path: "/v1/auth/mfa", json: { mfa_token, code: totpCode(secret) } };
+		},
 		429: async () => {
 			const { email } = await userWithTotp();
 			const { mfa_token } = await firstStep(email);
@@ -579,7 +600,56 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 		}),
 		404: async () => ({ method: "DELETE", path: "/v1/me/sessions/unknown", token: (await signedInUser()).token }),
 	},
+
+	"GET /v1/admin/users": {
+		200: async () => ({ method: "GET", path: "/v1/admin/users?limit=2", token: ADMIN_KEY }),
+		400: async () => ({ method: "GET", path: "/v1/admin/users?limit=101", token: ADMIN_KEY }),
+		404: async () => ({ method: "GET", path: "/v1/admin/users", token: ADMIN_KEY, vars: { ADMIN_API_KEY: "" } }),
+		429: adminRateLimited("/v1/admin/users", "GET"),
+	},
+	...adminUserScenarios("GET", "/v1/admin/users/{id}", "", 200),
+	...adminUserScenarios("POST", "/v1/admin/users/{id}/disable", "/disable", 200),
+	...adminUserScenarios("POST", "/v1/admin/users/{id}/enable", "/enable", 200),
+	...adminUserScenarios("POST", "/v1/admin/users/{id}/sessions/revoke", "/sessions/revoke", 204),
+	...adminUserScenarios("DELETE", "/v1/admin/users/{id}", "", 204),
 };
+
+const ADMIN_KEY = "test-admin-key-that-is-at-least-32-bytes";
+
+/** Disables an account through the admin API. */
+async function disableUser(id: string) {
+	expect((await send({ method: "POST", path: `/v1/admin/users/${id}/disable`, token: ADMIN_KEY })).status).toBe(200);
+}
+
+/** Wrong keys from one address past a limit of 1: the second answer is 429. */
+function adminRateLimited(path: string, method: string): Scenario {
+	return async () => ({
+		method,
+		path,
+		token: "not-the-admin-key",
+		headers: { "CF-Connecting-IP": `203.0.113.${Math.floor(Math.random() * 250) + 1}` },
+		vars: { RATE_LIMIT_ADMIN_AUTH_IP: "1/3600" },
+		repeat: 2,
+	});
+}
+
+/** The scenarios of a per-user admin operation. */
+function adminUserScenarios(
+	method: string,
+	template: string,
+	suffix: string,
+	success: number,
+): Record<string, Record<string, Scenario>> {
+	const path = (id: string) => `/v1/admin/users/${id}${suffix}`;
+	return {
+		[`${method} ${template}`]: {
+			[success]: async () => ({ method, path: path((await signedInUser()).userId), token: ADMIN_KEY }),
+			400: async () => ({ method, path: path("x".repeat(65)), token: ADMIN_KEY }),
+			404: async () => ({ method, path: path("nosuchuser"), token: ADMIN_KEY }),
+			429: adminRateLimited(path("nosuchuser"), method),
+		},
+	};
+}
 
 /** A confirmed user with TOTP on (the clock pinned, so each code's step is known). */
 async function userWithTotp() {

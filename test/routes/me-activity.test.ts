@@ -182,7 +182,12 @@ describe("account deletion and the trail", () => {
 		const anonymous = await env.DB.prepare(
 			"select user_id, ip, user_agent, detail from audit_events where type = 'account_deleted' order by created_at desc limit 1",
 		).first<{ user_id: string | null; ip: string | null; user_agent: string | null; detail: string }>();
-		expect(anonymous).toEqual({ user_id: null, ip: null, user_agent: null, detail: JSON.stringify({ objects: 1 }) });
+		expect(anonymous).toEqual({
+			user_id: null,
+			ip: null,
+			user_agent: null,
+			detail: JSON.stringify({ objects: 1, actor: "self" }),
+		});
 	});
 });
 
