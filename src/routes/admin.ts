@@ -1,4 +1,5 @@
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { z } from "zod";
 import { AppError } from "../lib/errors";
 import { ADMIN_KEY, type DocumentedError, OUTAGE, json, problems } from "../lib/openapi";
@@ -13,6 +14,7 @@ import {
 	listUsers,
 	presentAdminUser,
 	revokeSessionsAsAdmin,
+	userExists,
 } from "../services/admin";
 import { decodeCursor, encodeCursor } from "../services/images";
 import type { AppEnv } from "../types";
@@ -78,7 +80,7 @@ adminRoutes.openapi(listRoute, async (c) => {
 });
 
 /** The admin object of `id`, or 404 user_not_found. */
-async function adminUser(c: Parameters<Parameters<typeof adminRoutes.openapi>[1]>[0], id: string) {
+async function adminUser(c: Context<AppEnv>, id: string) {
 	const row = await findAdminUser(c.get("db"), id);
 	if (!row) throw new AppError("user_not_found");
 	return presentAdminUser(row, c.get("config").appUrl);
@@ -176,7 +178,7 @@ const deleteRoute = createRoute({
 adminRoutes.openapi(deleteRoute, async (c) => {
 	const { id } = c.req.valid("param");
 	const db = c.get("db");
-	if (!(await findAdminUser(db, id))) throw new AppError("user_not_found");
+	if (!(await userExists(db, id))) throw new AppError("user_not_found");
 	await deleteAccount(db, c.env.IMAGES, id, "admin");
 	return c.body(null, 204);
 });

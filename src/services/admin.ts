@@ -79,7 +79,8 @@ export async function findAdminUser(db: Database, id: string): Promise<AdminUser
 
 const ADMIN = { actor: "admin" } as const;
 
-async function exists(db: Database, userId: string): Promise<boolean> {
+/** Whether a user with this id exists (one primary-key lookup). */
+export async function userExists(db: Database, userId: string): Promise<boolean> {
 	return (await db.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) !== undefined;
 }
 
@@ -100,7 +101,7 @@ function adminAudit(db: Database, userId: string, type: AuditEventType) {
  * False for an unknown id (checked first: the audit row's foreign key needs the user).
  */
 export async function disableUser(db: Database, userId: string): Promise<boolean> {
-	if (!(await exists(db, userId))) return false;
+	if (!(await userExists(db, userId))) return false;
 	const now = new Date();
 	await db.batch([
 		db
@@ -115,7 +116,7 @@ export async function disableUser(db: Database, userId: string): Promise<boolean
 
 /** Lets a disabled account sign in again (its old sessions stay revoked). False for an unknown id. */
 export async function enableUser(db: Database, userId: string): Promise<boolean> {
-	if (!(await exists(db, userId))) return false;
+	if (!(await userExists(db, userId))) return false;
 	await db.batch([
 		db
 			.update(users)
@@ -128,7 +129,7 @@ export async function enableUser(db: Database, userId: string): Promise<boolean>
 
 /** Revokes every live session of a user; false for an unknown id. */
 export async function revokeSessionsAsAdmin(db: Database, userId: string): Promise<boolean> {
-	if (!(await exists(db, userId))) return false;
+	if (!(await userExists(db, userId))) return false;
 	await db.batch([revokeAll(db, userId, new Date()), adminAudit(db, userId, "sessions_revoked")]);
 	return true;
 }
