@@ -183,6 +183,10 @@ export function createAtriumClient(options: AtriumClientOptions) {
 				if (options.ifMatch) (init.headers as Headers).set("If-Match", options.ifMatch);
 				return (await raw(`/v1/images/${encodeURIComponent(id)}/content`, init)).json();
 			},
+			/** Sets the signed-in user's avatar from a File or Blob; answers its new `avatar_url`. */
+			async setAvatar(file: Blob): Promise<{ avatar_url: string }> {
+				return (await raw("/v1/me/avatar", uploadInit("PUT", file))).json();
+			},
 		},
 	};
 }
