@@ -4,17 +4,13 @@
  * clicking through start -> provider login -> consent -> callback -> redirect to the app. The
  * app's code is then exchanged for tokens and `GET /v1/me` shows the linked account.
  */
-import { generateKeyPairSync } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { once } from "node:events";
-import Provider from "oidc-provider";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./helpers/browser";
+import { OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, startOidcProvider } from "./helpers/oidc";
 import { type DevServer, freePort, startWranglerDev } from "../../scripts/lib/wrangler-dev.mjs";
-
-const CLIENT_ID = "atrium-e2e";
-const CLIENT_SECRET = "atrium-e2e-client-secret-0123456789";
 
 let atrium: DevServer;
 let browser: Browser;
@@ -34,41 +30,6 @@ async function startApp(port: number): Promise<Server> {
 	return server;
 }
 
-/** A real OpenID Connect provider: RS256 ID tokens, PKCE S256 required, email claims via UserInfo. */
-async function startProvider(port: number, redirectUri: string): Promise<Server> {
-	const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-	const provider = new Provider(issuer, {
-		clients: [
-			{
-				client_id: CLIENT_ID,
-				client_secret: CLIENT_SECRET,
-				redirect_uris: [redirectUri],
-				grant_types: ["authorization_code"],
-				response_types: ["code"],
-				token_endpoint_auth_method: "client_secret_basic",
-			},
-		],
-		jwks: { keys: [{ ...privateKey.export({ format: "jwk" }), kid: "e2e-rsa", use: "sig", alg: "RS256" }] },
-		claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
-		pkce: { methods: ["S256"], required: () => true },
-		cookies: { keys: ["e2e-cookie-key-0123456789abcdef"] },
-		// Dev interactions: a login form that takes any login, then a consent page.
-		features: { devInteractions: { enabled: true } },
-		async findAccount(_ctx, sub) {
-			return {
-				accountId: sub,
-				async claims() {
-					return { sub, email: `${sub}@example.com`, email_verified: true, name: `E2E ${sub}` };
-				},
-			};
-		},
-	});
-	const server = createServer(provider.callback());
-	server.listen(port, "127.0.0.1");
-	await once(server, "listening");
-	return server;
-}
-
 beforeAll(async () => {
 	const [providerPort, appPort] = [await freePort(), await freePort()];
 	issuer = `http://localhost:${providerPort}`;
@@ -76,13 +37,13 @@ beforeAll(async () => {
 	appServer = await startApp(appPort);
 	atrium = await startWranglerDev({
 		OIDC_ISSUER: issuer,
-		OIDC_CLIENT_ID: CLIENT_ID,
-		OIDC_CLIENT_SECRET: CLIENT_SECRET,
+		OIDC_CLIENT_ID,
+		OIDC_CLIENT_SECRET,
 		OIDC_NAME: "E2E Provider",
 		OAUTH_REDIRECT_URIS: appCallback,
 	});
 	// Discovery happens per request, so the provider may start after Atrium (it needs Atrium's port).
-	providerServer = await startProvider(providerPort, `${atrium.url}/v1/auth/oauth/oidc/callback`);
+	providerServer = await startOidcProvider(issuer, `${atrium.url}/v1/auth/oauth/oidc/callback`);
 	browser = await launchChromium();
 });
 
