@@ -67,7 +67,8 @@ function keyResolver(keys: readonly PublicJwk[]) {
 
 /** Maps jose's refusal to our reasons: a key we do not have is worth one JWKS refetch. */
 function refusal(error: unknown): "unknown_key" | "bad_signature" | "malformed" {
-	if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return "unknown_key";
+	if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
+		return "unknown_key";
 	if (error instanceof errors.JWSSignatureVerificationFailed) return "bad_signature";
 	return "malformed";
 }
