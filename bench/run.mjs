@@ -42,6 +42,7 @@ import { gzipSync } from "node:zlib";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP } from "@oslojs/otp";
 import { summarize, writeReport } from "./report.mjs";
+import { fillWithIdat, pngHead } from "../scripts/lib/png.mjs";
 
 // Below "info", neither wrangler nor the proxy Worker's request log runs per request.
 process.env.WRANGLER_LOG ??= "warn";
@@ -300,35 +301,12 @@ function measureBundle(tmp) {
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-/** A PNG signature and IHDR for 64x64 pixels, padded with random bytes to `size`: the server reads headers only. */
+/** A PNG signature and IHDR for 64x64 pixels, then one IDAT chunk of random bytes up to `size`: the server reads headers only. */
 function png(size) {
-	const ihdr = Buffer.alloc(13);
-	ihdr.writeUInt32BE(64, 0);
-	ihdr.writeUInt32BE(64, 4);
-	ihdr.set([8, 2, 0, 0, 0], 8);
-	const typeAndData = Buffer.concat([Buffer.from("IHDR"), ihdr]);
-	const length = Buffer.alloc(4);
-	length.writeUInt32BE(13);
-	const crc = Buffer.alloc(4);
-	crc.writeUInt32BE(crc32(typeAndData));
-	const head = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), length, typeAndData, crc]);
-	const bytes = Buffer.concat([head, randomBytes(Math.max(13, size - head.length))]);
+	const bytes = new Uint8Array(randomBytes(Math.max(46, size)));
+	bytes.set(pngHead(64, 64), 0);
 	// One IDAT chunk over the random rest: uploads must hold image data (src/lib/image-structure.ts).
-	bytes.set([...u32be(bytes.length - head.length - 12), 0x49, 0x44, 0x41, 0x54], head.length);
-	return bytes;
-}
-
-function u32be(n) {
-	return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
-}
-
-function crc32(data) {
-	let crc = 0xffffffff;
-	for (const byte of data) {
-		crc ^= byte;
-		for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
-	}
-	return (crc ^ 0xffffffff) >>> 0;
+	return fillWithIdat(bytes);
 }
 
 /** The same self-describing format as src/lib/password.ts, so the seeded user logs in unchanged. */

@@ -41,7 +41,10 @@ const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "appl
 });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
-const dev = spawn(process.execPath, [wrangler, "dev", "--test-scheduled", ...process.argv.slice(2)], {
+// wrangler dev already prints one line per request; Atrium's structured line (production's) would
+// double every request in this console. A REQUEST_LOG line in .dev.vars still decides.
+const quiet = /^REQUEST_LOG=/m.test(readFileSync(devVars, "utf8")) ? [] : ["--var", "REQUEST_LOG:off"];
+const dev = spawn(process.execPath, [wrangler, "dev", "--test-scheduled", ...quiet, ...process.argv.slice(2)], {
 	cwd: root,
 	stdio: "inherit",
 });

@@ -3,7 +3,7 @@ import type { Database } from "./db/client";
 import type { Session, User } from "./db/schema";
 import type { AccessClaims } from "./lib/jwt";
 import type { Translate } from "./lib/i18n";
-import type { Mailer } from "./services/outbox";
+import type { Mailer } from "./lib/mail-types";
 
 /** The signed-in caller, set by `requireAuth`. */
 export type AuthContext = {

@@ -1,5 +1,8 @@
+import { timingSafeEqual } from "node:crypto";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding, encodeBase64urlNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
+
+const textEncoder = new TextEncoder();
 
 /** Random bytes from the platform CSPRNG. */
 export function randomBytes(length: number): Uint8Array {
@@ -23,10 +26,12 @@ export function hashToken(token: string): string {
 	return encodeHexLowerCase(sha256(new TextEncoder().encode(token)));
 }
 
-/** Compares two byte strings in time that depends only on their length. */
+/** Compares two byte strings in time that depends only on their length (node:crypto's compare). */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-	if (a.length !== b.length) return false;
-	let diff = 0;
-	for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-	return diff === 0;
+	return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** `constantTimeEqual` over the UTF-8 bytes of two strings. */
+export function constantTimeEqualText(a: string, b: string): boolean {
+	return constantTimeEqual(textEncoder.encode(a), textEncoder.encode(b));
 }

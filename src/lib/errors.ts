@@ -90,3 +90,14 @@ export class AppError extends Error {
 		this.headers = options.headers ?? {};
 	}
 }
+
+/**
+ * A 400 `validation_failed` about one field (`path`, "" for the whole body): its `code` is the
+ * issue's machine code and `validation.<code>` its localized message.
+ */
+export function fieldError(path: string, code: string, params?: Record<string, unknown>): AppError {
+	return new AppError("validation_failed", {
+		params: { count: 1 },
+		issues: [{ path, code, key: `validation.${code}`, ...(params ? { params } : {}) }],
+	});
+}

@@ -1,4 +1,5 @@
 import { decodeBase64urlIgnorePadding } from "@oslojs/encoding";
+import { compactVerify, createLocalJWKSet, errors, type JWK } from "jose";
 
 /** A public key as published in an issuer's JWKS document (only the members we read). */
 export type PublicJwk = {
@@ -42,25 +43,8 @@ export type IdTokenResult =
 	| { ok: true; claims: IdTokenClaims }
 	| { ok: false; reason: "malformed" | "unknown_key" | "bad_signature" | "bad_claims" | "expired" | "nonce_mismatch" };
 
-/** Algorithms we verify, each with the key type it must use; `none` and HMAC are refused outright. */
-const ALGORITHMS = {
-	RS256: {
-		kty: "RSA",
-		import: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
-		verify: { name: "RSASSA-PKCS1-v1_5" },
-	},
-	ES256: {
-		kty: "EC",
-		import: { name: "ECDSA", namedCurve: "P-256" },
-		verify: { name: "ECDSA", hash: "SHA-256" },
-	},
-} as const;
-
-type Algorithm = keyof typeof ALGORITHMS;
-
-function isAlgorithm(value: unknown): value is Algorithm {
-	return value === "RS256" || value === "ES256";
-}
+/** Algorithms we verify; `none` and HMAC are refused outright (jose is told so, too). */
+const ALGORITHMS = ["RS256", "ES256"];
 
 function decodeJson(part: string): Record<string, unknown> | null {
 	try {
@@ -75,36 +59,18 @@ function decodeJson(part: string): Record<string, unknown> | null {
 	}
 }
 
-/** Reads the unverified header of a JWS: only to pick a key, never to trust anything else. */
-export function peekJwsHeader(token: string): { alg: unknown; kid: unknown } | null {
-	const header = decodeJson(token.split(".")[0] ?? "");
-	return header ? { alg: header.alg, kid: header.kid } : null;
+/** The issuer's keys as jose's key resolver: it matches `kid`, `alg`, `kty` and `use`. */
+function keyResolver(keys: readonly PublicJwk[]) {
+	// jose picks the one key a token names; without a `kid`, several candidates are refused rather than guessed.
+	return createLocalJWKSet({ keys: keys.map((key) => ({ ...key })) as JWK[] });
 }
 
-/**
- * Chooses the key a token names. Without a `kid` the issuer must publish exactly one usable key,
- * otherwise we would be guessing.
- */
-export function selectKey(keys: readonly PublicJwk[], alg: Algorithm, kid: unknown): PublicJwk | undefined {
-	const usable = keys.filter(
-		(key) =>
-			key.kty === ALGORITHMS[alg].kty &&
-			(key.use === undefined || key.use === "sig") &&
-			(key.alg === undefined || key.alg === alg) &&
-			(alg !== "ES256" || key.crv === "P-256"),
-	);
-	if (typeof kid === "string") return usable.find((key) => key.kid === kid);
-	return usable.length === 1 ? usable[0] : undefined;
-}
-
-async function importKey(jwk: PublicJwk, alg: Algorithm): Promise<CryptoKey | null> {
-	const { kty, n, e, crv, x, y } = jwk;
-	const material: JsonWebKey = kty === "RSA" ? { kty, n, e } : { kty, crv, x, y };
-	try {
-		return await crypto.subtle.importKey("jwk", material, ALGORITHMS[alg].import, false, ["verify"]);
-	} catch {
-		return null;
-	}
+/** Maps jose's refusal to our reasons: a key we do not have is worth one JWKS refetch. */
+function refusal(error: unknown): "unknown_key" | "bad_signature" | "malformed" {
+	if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
+		return "unknown_key";
+	if (error instanceof errors.JWSSignatureVerificationFailed) return "bad_signature";
+	return "malformed";
 }
 
 function audienceList(aud: unknown): string[] | null {
@@ -115,7 +81,7 @@ function audienceList(aud: unknown): string[] | null {
 
 /**
  * Verifies an OpenID Connect ID token (OIDC Core 3.1.3.7): RS256/ES256 signature against the
- * issuer's keys, then `iss`, `aud` (and `azp` when several audiences), `exp`, `iat` and `nonce`.
+ * issuer's keys (jose), then `iss`, `aud` (and `azp` when several audiences), `exp`, `iat` and `nonce`.
  * Pure: the caller fetches the JWKS and passes the clock.
  */
 export async function verifyIdToken(
@@ -125,28 +91,13 @@ export async function verifyIdToken(
 ): Promise<IdTokenResult> {
 	const parts = token.split(".");
 	if (parts.length !== 3) return { ok: false, reason: "malformed" };
-	const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-	const header = decodeJson(headerPart);
-	const claims = decodeJson(payloadPart);
-	if (!header || !claims || !isAlgorithm(header.alg)) return { ok: false, reason: "malformed" };
-	const alg = header.alg;
-	const jwk = selectKey(keys, alg, header.kid);
-	if (!jwk) return { ok: false, reason: "unknown_key" };
-	const key = await importKey(jwk, alg);
-	if (!key) return { ok: false, reason: "unknown_key" };
-	let signature: Uint8Array;
+	const claims = decodeJson(parts[1] ?? "");
+	if (!claims) return { ok: false, reason: "malformed" };
 	try {
-		signature = decodeBase64urlIgnorePadding(signaturePart);
-	} catch {
-		return { ok: false, reason: "malformed" };
+		await compactVerify(token, keyResolver(keys), { algorithms: ALGORITHMS });
+	} catch (error) {
+		return { ok: false, reason: refusal(error) };
 	}
-	const signed = await crypto.subtle.verify(
-		ALGORITHMS[alg].verify,
-		key,
-		signature,
-		new TextEncoder().encode(`${headerPart}.${payloadPart}`),
-	);
-	if (!signed) return { ok: false, reason: "bad_signature" };
 
 	const leeway = expected.leewaySeconds ?? 60;
 	const audiences = audienceList(claims.aud);

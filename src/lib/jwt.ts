@@ -1,4 +1,4 @@
-import { decodeBase64urlIgnorePadding, encodeBase64urlNoPadding } from "@oslojs/encoding";
+import { decodeBase64urlIgnorePadding } from "@oslojs/encoding";
 import { CompactSign, compactVerify } from "jose";
 import type { PublicJwk } from "./jwks";
 
@@ -18,10 +18,9 @@ export type AccessClaims = {
 export type JwtVerifyResult = { ok: true; claims: AccessClaims } | { ok: false; reason: "invalid" | "expired" };
 
 const encoder = new TextEncoder();
-// The header is fixed: the algorithm is pinned, so a token naming any other is refused outright.
-const HEADER = encodeBase64urlNoPadding(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
 const keyCache = new Map<string, Promise<CryptoKey>>();
 
+/** The HMAC key of a secret, imported once per isolate (jose would import it on every call). */
 function hmacKey(secret: string): Promise<CryptoKey> {
 	let key = keyCache.get(secret);
 	if (!key) {
@@ -36,10 +35,9 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 
 /** Signs access-token claims as an HS256 JWT keyed with the UTF-8 bytes of `secret`. */
 export async function signAccessToken(claims: AccessClaims, secret: string): Promise<string> {
-	const payload = encodeBase64urlNoPadding(encoder.encode(JSON.stringify(claims)));
-	const signingInput = `${HEADER}.${payload}`;
-	const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(signingInput));
-	return `${signingInput}.${encodeBase64urlNoPadding(new Uint8Array(signature))}`;
+	return new CompactSign(encoder.encode(JSON.stringify(claims)))
+		.setProtectedHeader({ alg: "HS256", typ: "JWT" })
+		.sign(await hmacKey(secret));
 }
 
 function decodeJson(part: string): unknown {
@@ -67,38 +65,13 @@ function hasClaimShapes(value: unknown): value is AccessClaims {
 	);
 }
 
-/**
- * Verifies signature, pinned header, issuer, audience and expiry. `exp` is required; `nbf`, when
- * present, is honoured. Only the signature check touches the key, and it is constant-time.
- */
-export async function verifyAccessToken(
+/** Verifies an HS256 access token keyed with `secret` (see `verifyAccessTokenWith`). */
+export function verifyAccessToken(
 	token: string,
 	secret: string,
 	expected: { issuer: string; audience: string; nowSeconds: number },
 ): Promise<JwtVerifyResult> {
-	const parts = token.split(".");
-	if (parts.length !== 3) return { ok: false, reason: "invalid" };
-	const [header, payload, signature] = parts as [string, string, string];
-	const headerValue = decodeJson(header) as Record<string, unknown> | null;
-	if (headerValue?.alg !== "HS256" || (headerValue.typ !== undefined && headerValue.typ !== "JWT")) {
-		return { ok: false, reason: "invalid" };
-	}
-	if (Object.keys(headerValue).some((k) => k !== "alg" && k !== "typ")) return { ok: false, reason: "invalid" };
-	let signatureBytes: Uint8Array;
-	try {
-		// Throws on non-zero unused bits too, so a signature has exactly one valid spelling.
-		signatureBytes = decodeBase64urlIgnorePadding(signature);
-	} catch {
-		return { ok: false, reason: "invalid" };
-	}
-	const valid = await crypto.subtle.verify(
-		"HMAC",
-		await hmacKey(secret),
-		signatureBytes,
-		encoder.encode(`${header}.${payload}`),
-	);
-	if (!valid) return { ok: false, reason: "invalid" };
-	return checkClaims(payload, expected);
+	return verifyAccessTokenWith({ alg: "HS256", secrets: [secret] }, token, expected);
 }
 
 /** The claim checks every algorithm shares, run only once the signature is known to be good. */
@@ -196,53 +169,67 @@ export async function importSigningKeys(
 export async function signAccessTokenWith(keys: AccessTokenKeys, claims: AccessClaims): Promise<string> {
 	if (keys.alg === "HS256") return signAccessToken(claims, keys.secrets[0]);
 	const [current] = keys.keys;
-	// The compact JWS API of jose (not SignJWT): Atrium builds and checks its own claims, and the
-	// JWT layer would add ~3 KiB gzip to a bundle that must stay under 350 KiB.
+	// The compact JWS API of jose (not SignJWT): Atrium builds and checks its own claims (exp
+	// required, fixed shapes), which jose's JWT layer would only repeat.
 	return new CompactSign(encoder.encode(JSON.stringify(claims)))
 		.setProtectedHeader({ alg: keys.alg, typ: "JWT", kid: current.kid })
 		.sign(current.privateKey);
 }
 
-const ASYMMETRIC_HEADER_MEMBERS = new Set(["alg", "typ", "kid"]);
+/** Header members a token may carry: HS256 names no key; ES256/EdDSA name theirs in `kid`. */
+const HEADER_MEMBERS: Record<JwtAlgorithm, ReadonlySet<string>> = {
+	HS256: new Set(["alg", "typ"]),
+	ES256: new Set(["alg", "typ", "kid"]),
+	EdDSA: new Set(["alg", "typ", "kid"]),
+};
+
+/** The header is pinned: the deployment's algorithm, `typ` JWT if any, and nothing unexpected. */
+function pinnedHeader(part: string, alg: JwtAlgorithm): Record<string, unknown> | null {
+	const header = decodeJson(part);
+	if (header === null || typeof header !== "object" || Array.isArray(header)) return null;
+	const members = header as Record<string, unknown>;
+	if (members.alg !== alg || (members.typ !== undefined && members.typ !== "JWT")) return null;
+	return Object.keys(members).every((member) => HEADER_MEMBERS[alg].has(member)) ? members : null;
+}
+
+/** True when the signature decodes strictly (no non-zero unused bits), so it has one valid spelling. */
+function canonicalSignature(part: string): boolean {
+	try {
+		decodeBase64urlIgnorePadding(part);
+		return true;
+	} catch {
+		return false;
+	}
+}
 
 /**
  * Verifies an access token against every configured key. The algorithm is pinned to the
  * deployment's: a token naming another one (HS256 signed with a public key, `none`) is refused
- * before any key is touched, and with ES256/EdDSA the `kid` must name a configured key.
+ * before any key is touched, and with ES256/EdDSA the `kid` must name a configured key. The
+ * signature check is jose's; the claims (exp required, nbf honoured) are checked after it.
  */
 export async function verifyAccessTokenWith(
 	keys: AccessTokenKeys,
 	token: string,
 	expected: { issuer: string; audience: string; nowSeconds: number },
 ): Promise<JwtVerifyResult> {
-	if (keys.alg === "HS256") {
-		let result: JwtVerifyResult = { ok: false, reason: "invalid" };
-		for (const secret of keys.secrets) {
-			result = await verifyAccessToken(token, secret, expected);
-			// "expired" is only reached after a valid signature, so the key matched.
-			if (result.ok || result.reason === "expired") return result;
-		}
-		return result;
-	}
 	const parts = token.split(".");
 	if (parts.length !== 3) return { ok: false, reason: "invalid" };
-	const header = decodeJson(parts[0] ?? "") as Record<string, unknown> | null;
-	if (
-		header === null ||
-		typeof header !== "object" ||
-		header.alg !== keys.alg ||
-		(header.typ !== undefined && header.typ !== "JWT") ||
-		Object.keys(header).some((member) => !ASYMMETRIC_HEADER_MEMBERS.has(member))
-	) {
-		return { ok: false, reason: "invalid" };
+	const [headerPart, payload, signature] = parts as [string, string, string];
+	const header = pinnedHeader(headerPart, keys.alg);
+	if (!header || !canonicalSignature(signature)) return { ok: false, reason: "invalid" };
+	const candidates =
+		keys.alg === "HS256"
+			? await Promise.all(keys.secrets.map(hmacKey))
+			: keys.keys.filter((key) => key.kid === header.kid).map((key) => key.publicKey);
+	for (const key of candidates) {
+		try {
+			// The algorithm list pins jose to the deployment's algorithm as well.
+			await compactVerify(token, key, { algorithms: [keys.alg] });
+		} catch {
+			continue;
+		}
+		return checkClaims(payload, expected);
 	}
-	const key = keys.keys.find((candidate) => candidate.kid === header.kid);
-	if (!key) return { ok: false, reason: "invalid" };
-	try {
-		// The algorithm list pins jose to the deployment's algorithm as well.
-		await compactVerify(token, key.publicKey, { algorithms: [keys.alg] });
-	} catch {
-		return { ok: false, reason: "invalid" };
-	}
-	return checkClaims(parts[1] ?? "", expected);
+	return { ok: false, reason: "invalid" };
 }

@@ -1,5 +1,5 @@
 import { html } from "hono/html";
-import type { MailMessage } from "../services/mail";
+import type { MailMessage } from "./mail-types";
 import type { Direction, Translate } from "./i18n";
 
 export type MailKind = "confirm" | "exists" | "reset";

@@ -1,4 +1,5 @@
 import { createTOTPKeyURI, generateHOTP } from "@oslojs/otp";
+import { constantTimeEqualText } from "./crypto";
 
 /** RFC 6238 parameters of the contract: SHA-1, 6 digits, 30-second steps, one step either side. */
 export const TOTP_PERIOD_SECONDS = 30;
@@ -25,7 +26,7 @@ export function matchTotpStep(key: Uint8Array, code: string, unixMs: number): nu
 	const now = totpStep(unixMs);
 	let matched: number | null = null;
 	for (let step = now - WINDOW_STEPS; step <= now + WINDOW_STEPS; step++) {
-		if (constantTimeEqualStrings(totpCodeAtStep(key, step), code) && matched === null) matched = step;
+		if (constantTimeEqualText(totpCodeAtStep(key, step), code) && matched === null) matched = step;
 	}
 	return matched;
 }
@@ -33,11 +34,4 @@ export function matchTotpStep(key: Uint8Array, code: string, unixMs: number): nu
 /** The otpauth:// URI authenticator apps scan (issuer and account name shown in the app). */
 export function totpUri(issuer: string, accountName: string, key: Uint8Array): string {
 	return createTOTPKeyURI(issuer, accountName, key, TOTP_PERIOD_SECONDS, TOTP_DIGITS);
-}
-
-function constantTimeEqualStrings(a: string, b: string): boolean {
-	if (a.length !== b.length) return false;
-	let diff = 0;
-	for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-	return diff === 0;
 }

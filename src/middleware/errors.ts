@@ -2,7 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../config";
 import { describeError, infrastructureFailure } from "../lib/error-info";
-import { AppError } from "../lib/errors";
+import { AppError, fieldError } from "../lib/errors";
 import { translator } from "../lib/i18n";
 import { log } from "../lib/log";
 import { toProblem } from "../lib/problem";
@@ -17,10 +17,7 @@ const BEARER_CHALLENGE: Partial<Record<AppError["code"], string>> = {
 function fromHttpException(error: HTTPException): AppError {
 	if (error.status === 413) return new AppError("payload_too_large", { params: { limit: "64 KB" } });
 	if (error.status === 400 && /json/i.test(error.message)) {
-		return new AppError("validation_failed", {
-			params: { count: 1 },
-			issues: [{ path: "", code: "invalid_json", key: "validation.invalid_json" }],
-		});
+		return fieldError("", "invalid_json");
 	}
 	if (error.status === 401) return new AppError("unauthorized");
 	if (error.status === 404) return new AppError("not_found");
@@ -28,10 +25,7 @@ function fromHttpException(error: HTTPException): AppError {
 	// A body whose Content-Type the operation does not declare (the route layer's media-type gate).
 	if (error.status === 415) return new AppError("unsupported_media_type");
 	if (error.status >= 400 && error.status < 500) {
-		return new AppError("validation_failed", {
-			params: { count: 1 },
-			issues: [{ path: "", code: "invalid", key: "validation.invalid" }],
-		});
+		return fieldError("", "invalid");
 	}
 	return new AppError("internal_error", { cause: error });
 }

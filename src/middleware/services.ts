@@ -2,7 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { type Config, loadConfig } from "../config";
 import { createDb, createReadDb, sessionStart, withD1Session } from "../db/client";
 import { createMailTransport } from "../services/mail";
-import type { Mailer } from "../services/outbox";
+import type { Mailer } from "../lib/mail-types";
 import type { AppEnv } from "../types";
 
 /** Carries a D1 bookmark both ways: the freshest state the client has seen, and this response's. */

@@ -1,5 +1,5 @@
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
-import { AppError } from "../lib/errors";
+import { AppError, fieldError } from "../lib/errors";
 import { audit } from "../middleware/audit";
 import { assertFreshToken, requireAuth } from "../middleware/auth";
 import { setLanguage } from "../middleware/language";
@@ -120,10 +120,7 @@ meRoutes.openapi(changePasswordRoute, async (c) => {
 			audit(c, "password_change_failed", user.id);
 			throw new AppError("invalid_credentials");
 		}
-		throw validationError(
-			result.reason === "password_equals_email" ? "new_password" : "current_password",
-			result.reason,
-		);
+		throw fieldError(result.reason === "password_equals_email" ? "new_password" : "current_password", result.reason);
 	}
 	audit(c, "password_changed", user.id, { first_password: !user.passwordHash });
 	return c.json({ message: c.get("t")("messages.password_changed") }, 200);
@@ -174,10 +171,3 @@ meRoutes.openapi(exportRoute, async (c) => {
 		"Cache-Control": "no-store",
 	});
 });
-
-function validationError(path: string, code: string): AppError {
-	return new AppError("validation_failed", {
-		params: { count: 1 },
-		issues: [{ path, code, key: `validation.${code}` }],
-	});
-}

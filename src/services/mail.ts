@@ -1,20 +1,8 @@
 import { Resend } from "resend";
 import type { Config } from "../config";
+import type { MailMessage, MailTransport, SendResult } from "../lib/mail-types";
 
-export type MailMessage = {
-	to: string;
-	subject: string;
-	html: string;
-	text: string;
-};
-
-export type SendResult = { ok: true; providerId?: string } | { ok: false; error: string; retryable: boolean };
-
-/** Where mail leaves the system. Implementations must be safe to retry with the same key. */
-export interface MailTransport {
-	readonly name: string;
-	send(message: MailMessage, idempotencyKey: string): Promise<SendResult>;
-}
+export type { MailMessage, MailTransport, SendResult };
 
 /** Local development transport: prints the whole message, links included, to the console. */
 export function createConsoleTransport(from: string): MailTransport {

@@ -4,13 +4,13 @@ import { outbox } from "../db/schema";
 import { newId } from "../lib/crypto";
 import { decryptText, encryptText, purposeKey } from "../lib/encryption";
 import { log } from "../lib/log";
-import type { MailMessage, MailTransport } from "./mail";
+import type { MailMessage, Mailer, MailTransport } from "../lib/mail-types";
 
 /**
  * What delivering mail needs: the transport, and the root key the outbox bodies are encrypted
  * under (ENCRYPTION_KEY; the outbox derives its own purpose key from it).
  */
-export type Mailer = { transport: MailTransport; encryptionKey: string };
+export type { Mailer };
 
 function bodyKey(mailer: Pick<Mailer, "encryptionKey">): Promise<CryptoKey> {
 	return purposeKey(mailer.encryptionKey, "outbox-body");
