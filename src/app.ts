@@ -24,6 +24,7 @@ import { imageContentRoutes, imageRoutes } from "./routes/images";
 import { meRoutes } from "./routes/me";
 import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
+import { oauthLinkRoutes } from "./routes/oauth-link";
 import { sessionRoutes } from "./routes/sessions";
 import { systemRoutes } from "./routes/system";
 import { wellKnownRoutes } from "./routes/well-known";
@@ -66,6 +67,7 @@ export function createApp() {
 	app.route("/", wellKnownRoutes);
 	app.route("/v1/auth", authRoutes);
 	app.route("/v1/auth", confirmationRoutes);
+	app.route("/v1/auth/oauth", oauthLinkRoutes);
 	app.route("/v1/auth/oauth", oauthRoutes);
 	// Before /v1/me: its "*" requireAuth would otherwise run a second time for these paths.
 	app.route("/v1/me/accounts", accountRoutes);
