@@ -10,6 +10,7 @@ import {
 	BODY_ERRORS,
 	CONTENT_LANGUAGE,
 	type DocumentedError,
+	htmlPage,
 	OUTAGE,
 	PUBLIC,
 	json,
@@ -230,11 +231,12 @@ const callbackRoute = createRoute({
 			"oauth_state_mismatch",
 			"oauth_denied",
 			"oauth_failed",
-			"unauthorized",
 			"provider_not_found",
 			"email_in_use",
 			OUTAGE,
 		),
+		// Only a link flow can find its session ended, and without redirect_uri it ends on a page.
+		401: htmlPage("A link flow whose session was signed out or revoked before the provider answered"),
 	},
 });
 
