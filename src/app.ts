@@ -8,13 +8,13 @@ import { AppError } from "./lib/errors";
 import { formatBytes } from "./lib/i18n";
 import { noStoreForPrivateJson } from "./middleware/cache-control";
 import { devHashStats } from "./middleware/dev-stats";
-import { notFound, onError } from "./middleware/errors";
+import { asProblemPage, notFound, onError, problemResponse } from "./middleware/errors";
 import { detectLanguage } from "./middleware/language";
 import { requestId } from "./middleware/request-id";
 import { requestLog } from "./middleware/request-log";
 import { serverTiming } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
-import { validationHook } from "./middleware/validate";
+import { isFormRequest, validationHook } from "./middleware/validate";
 import { accountRoutes } from "./routes/accounts";
 import { authRoutes } from "./routes/auth";
 import { avatarRoutes } from "./routes/avatars";
@@ -164,7 +164,12 @@ function jsonBodyLimit() {
 	return bodyLimit({
 		maxSize: JSON_BODY_LIMIT,
 		onError: (c) => {
-			throw new AppError("payload_too_large", { params: { limit: formatBytes(c.get("lang"), JSON_BODY_LIMIT) } });
+			const error = new AppError("payload_too_large", {
+				params: { limit: formatBytes(c.get("lang"), JSON_BODY_LIMIT) },
+			});
+			// A browser form (the pages' posts) never gets JSON back, not even for an oversize body.
+			if (isFormRequest(c.req.header("Content-Type"))) return asProblemPage(c, problemResponse(c, error));
+			throw error;
 		},
 	});
 }

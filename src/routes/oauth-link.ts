@@ -7,8 +7,7 @@ import { PAGE_HEADERS, maskEmail, pageCsp, renderPage, statusMessage } from "../
 import { directionOf } from "../lib/i18n";
 import { log } from "../lib/log";
 import { PUBLIC, htmlPage } from "../lib/openapi";
-import type { ProblemBody } from "../lib/problem";
-import { onError } from "../middleware/errors";
+import { asProblemPage, onError } from "../middleware/errors";
 import { preferUserLocale } from "../middleware/language";
 import { limitPerClient } from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
@@ -131,6 +130,7 @@ const startRoute = createRoute({
 		400: htmlPage("No such ticket, a malformed form, or the provider cannot be reached (without redirect_uri)"),
 		404: htmlPage("No such provider"),
 		410: htmlPage("The ticket was used or has expired"),
+		413: htmlPage("The form is larger than 64 KB"),
 		429: htmlPage("Too many requests from this address (Retry-After)"),
 		503: htmlPage("Storage unavailable (Retry-After)"),
 	},
@@ -160,18 +160,4 @@ oauthLinkRoutes.openapi(startRoute, async (c) => {
 });
 
 /** Whatever refuses a request here (validation, rate limit, outage) answers as a page, same status. */
-oauthLinkRoutes.onError(async (error, c) => {
-	const res = await onError(error, c);
-	const problem = (await res.json()) as ProblemBody;
-	const headers: Record<string, string> = { ...PAGE_HEADERS };
-	const retryAfter = res.headers.get("Retry-After");
-	if (retryAfter) headers["Retry-After"] = retryAfter;
-	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
-	return page(
-		c,
-		problem.title,
-		html`${reasons.map((text) => statusMessage(text, "error"))}`,
-		res.status as 400,
-		headers,
-	);
-});
+oauthLinkRoutes.onError(async (error, c) => asProblemPage(c, await onError(error, c)));

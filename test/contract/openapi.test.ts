@@ -7,7 +7,7 @@ import { pngOf, uploadImage } from "../helpers/images";
 import { enableTotp, firstStep, pinClock, totpCode } from "../helpers/mfa";
 import {
 	APP_CALLBACK,
-	CookieJar,
+	type CookieJar,
 	FakeIdentityProviders,
 	fakeUser,
 	linkingUrl,
@@ -345,6 +345,7 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 		400: async () => linkButton("unknown"),
 		404: async () => ({ ...(await linkButton()), path: "/v1/auth/oauth/myspace/link" }),
 		410: async () => linkButton(await spentTicket()),
+		413: async () => linkButton("x".repeat(70 * 1024)),
 		429: async () => ({ ...(await linkButton("unknown")), vars: { RATE_LIMIT_LINK_IP: "1/3600" }, repeat: 2 }),
 	},
 

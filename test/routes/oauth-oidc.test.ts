@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api, expectProblem, send, signedInUser } from "../helpers/api";
+import { api, expectProblem, signedInUser } from "../helpers/api";
 import { requestsTo } from "../helpers/network";
 import {
 	APP_CALLBACK,
