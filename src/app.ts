@@ -8,13 +8,13 @@ import { AppError } from "./lib/errors";
 import { formatBytes } from "./lib/i18n";
 import { noStoreForPrivateJson } from "./middleware/cache-control";
 import { devHashStats } from "./middleware/dev-stats";
-import { notFound, onError } from "./middleware/errors";
+import { asProblemPage, notFound, onError, problemResponse } from "./middleware/errors";
 import { detectLanguage } from "./middleware/language";
 import { requestId } from "./middleware/request-id";
 import { requestLog } from "./middleware/request-log";
 import { serverTiming } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
-import { validationHook } from "./middleware/validate";
+import { isFormRequest, validationHook } from "./middleware/validate";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
@@ -25,6 +25,7 @@ import { imageContentRoutes, imageRoutes } from "./routes/images";
 import { meRoutes } from "./routes/me";
 import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
+import { oauthLinkRoutes } from "./routes/oauth-link";
 import { sessionRoutes } from "./routes/sessions";
 import { systemRoutes } from "./routes/system";
 import { wellKnownRoutes } from "./routes/well-known";
@@ -67,6 +68,7 @@ export function createApp() {
 	app.route("/", wellKnownRoutes);
 	app.route("/v1/auth", authRoutes);
 	app.route("/v1/auth", confirmationRoutes);
+	app.route("/v1/auth/oauth", oauthLinkRoutes);
 	app.route("/v1/auth/oauth", oauthRoutes);
 	// Before /v1/me: its "*" requireAuth would otherwise run a second time for these paths.
 	app.route("/v1/me/accounts", accountRoutes);
@@ -170,7 +172,12 @@ function jsonBodyLimit() {
 	return bodyLimit({
 		maxSize: JSON_BODY_LIMIT,
 		onError: (c) => {
-			throw new AppError("payload_too_large", { params: { limit: formatBytes(c.get("lang"), JSON_BODY_LIMIT) } });
+			const error = new AppError("payload_too_large", {
+				params: { limit: formatBytes(c.get("lang"), JSON_BODY_LIMIT) },
+			});
+			// A browser form (the pages' posts) never gets JSON back, not even for an oversize body.
+			if (isFormRequest(c.req.header("Content-Type"))) return asProblemPage(c, problemResponse(c, error));
+			throw error;
 		},
 	});
 }

@@ -94,6 +94,8 @@ const configSchema = z
 		RATE_LIMIT_MFA_ACCOUNT: rateLimit("10/900"),
 		/** Second-factor code attempts per client IP. */
 		RATE_LIMIT_MFA_IP: rateLimit("50/900"),
+		/** Views and button presses of the provider-linking page (GET/POST /v1/auth/oauth/:provider/link) per client IP. */
+		RATE_LIMIT_LINK_IP: rateLimit("60/900"),
 		/** Image and avatar uploads (new or replaced bytes) per user. */
 		RATE_LIMIT_UPLOAD_USER: rateLimit("120/600"),
 		/** Failed admin API authentications (missing or wrong ADMIN_API_KEY) per client IP. */

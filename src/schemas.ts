@@ -203,11 +203,6 @@ export const sessionResponse = z
 
 export type SessionBody = z.infer<typeof sessionResponse>;
 
-/** The callback's answer when it linked an identity and has no redirect_uri to go back to. */
-export const oauthLinkedResponse = z
-	.object({ message: z.string(), provider: z.string(), provider_user_id: z.string() })
-	.meta({ id: "OAuthLinked" });
-
 export const imageResponse = z
 	.object({
 		id: z.string(),

@@ -100,6 +100,35 @@ export const oauthStates = sqliteTable(
 );
 
 /**
+ * Tickets of `POST /v1/me/accounts/:provider`: the linking URL a client opens in any browser,
+ * hashed, single-use (`spent_at`) and short-lived. The session that asked is kept so a link
+ * completes only while that session is live; both go with their user.
+ */
+export const oauthLinkTickets = sqliteTable(
+	"oauth_link_tickets",
+	{
+		ticketHash: text("ticket_hash").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		sessionId: text("session_id")
+			.notNull()
+			.references(() => sessions.id, { onDelete: "cascade" }),
+		provider: text("provider").notNull(),
+		/** Where the callback sends the browser afterwards (an OAUTH_REDIRECT_URIS match), or null for a page. */
+		redirectUri: text("redirect_uri"),
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+		spentAt: integer("spent_at", { mode: "timestamp_ms" }),
+		createdAt: createdAt(),
+	},
+	(t) => [
+		index("oauth_link_tickets_user_idx").on(t.userId),
+		index("oauth_link_tickets_session_idx").on(t.sessionId),
+		index("oauth_link_tickets_expires_at_idx").on(t.expiresAt),
+	],
+);
+
+/**
  * Durable mail outbox: a request records the message, delivery happens after the response. The
  * bodies hold live links, so they are stored encrypted (src/lib/encryption.ts) and emptied once
  * delivered, failed for good or past `expires_at`; the rows go with their user.

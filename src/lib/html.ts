@@ -12,8 +12,17 @@ input{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin:.25rem 
 
 const styleHash = `'sha256-${encodeBase64(sha256(new TextEncoder().encode(STYLE)))}'`;
 
-/** The pages run no script at all: only our one stylesheet, forms posting back to us. */
-export const PAGE_CSP = `default-src 'none'; style-src ${styleHash}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
+/**
+ * The pages run no script at all: only our one stylesheet, forms posting back to us. A form whose
+ * post we answer with a redirect elsewhere names that origin too: browsers (Chromium) check
+ * `form-action` against every redirect of the submission, not just its first URL.
+ */
+export function pageCsp(formTargets: readonly string[] = []): string {
+	const targets = ["'self'", ...formTargets].join(" ");
+	return `default-src 'none'; style-src ${styleHash}; form-action ${targets}; base-uri 'none'; frame-ancestors 'none'`;
+}
+
+export const PAGE_CSP = pageCsp();
 
 /** Headers every HTML page sends: strict CSP, no referrer (the URL carries a token), no caching. */
 export const PAGE_HEADERS: Record<string, string> = {
@@ -55,4 +64,14 @@ ${input.body}
 /** A status paragraph announced to assistive technology. */
 export function statusMessage(text: string, kind: "ok" | "error" = "ok") {
 	return html`<p class="status${kind === "error" ? " error" : ""}" role="${kind === "error" ? "alert" : "status"}">${text}</p>`;
+}
+
+/**
+ * An address as a page may show it to whoever holds the URL: the first character of the local
+ * part and the whole domain (`a***@example.com`), enough for the owner to recognise.
+ */
+export function maskEmail(email: string): string {
+	const at = email.lastIndexOf("@");
+	if (at < 1) return "***";
+	return `${Array.from(email.slice(0, at))[0]}***${email.slice(at)}`;
 }

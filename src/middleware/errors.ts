@@ -1,11 +1,13 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { html } from "hono/html";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../config";
 import { describeError, infrastructureFailure } from "../lib/error-info";
 import { AppError, fieldError } from "../lib/errors";
-import { translator } from "../lib/i18n";
+import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
+import { directionOf, translator } from "../lib/i18n";
 import { log } from "../lib/log";
-import { toProblem } from "../lib/problem";
+import { type ProblemBody, toProblem } from "../lib/problem";
 import type { AppEnv } from "../types";
 
 const BEARER_CHALLENGE: Partial<Record<AppError["code"], string>> = {
@@ -68,3 +70,22 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
 };
 
 export const notFound: NotFoundHandler<AppEnv> = (c) => problemResponse(c, new AppError("not_found"));
+
+/**
+ * A problem+json answer turned into the HTML page a browser gets instead (a form post, a page
+ * opened from a link): same status and Retry-After, its title and reasons, in the request's language.
+ */
+export async function asProblemPage(c: Context<AppEnv>, res: Response): Promise<Response> {
+	const problem = (await res.json()) as ProblemBody;
+	const headers: Record<string, string> = { ...PAGE_HEADERS };
+	const retryAfter = res.headers.get("Retry-After");
+	if (retryAfter) headers["Retry-After"] = retryAfter;
+	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
+	const lang = c.get("lang");
+	const body = html`${reasons.map((text) => statusMessage(text, "error"))}`;
+	return c.html(
+		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title: problem.title, body }),
+		res.status as 400,
+		headers,
+	);
+}

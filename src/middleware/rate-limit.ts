@@ -21,7 +21,8 @@ export type RateLimitScope =
 	| "upload_user"
 	| "mfa_account"
 	| "mfa_ip"
-	| "admin_auth_ip";
+	| "admin_auth_ip"
+	| "oauth_link_ip";
 
 /**
  * The counter key of `subject` (an address, a normalized email, a user id) in `scope`. Subjects are

@@ -8,8 +8,9 @@ import { validationHook } from "../middleware/validate";
 import { linkedAccountResponse } from "../schemas";
 import { enabledProviders } from "../services/oauth";
 import { listLinkedAccounts, unlinkOAuthIdentity } from "../services/oauth/accounts";
+import { LINK_TICKET_SECONDS, issueLinkTicket } from "../services/oauth/link-tickets";
 import type { AppEnv } from "../types";
-import { allowedRedirectUri, requireProvider, tryStartFlow } from "./oauth";
+import { allowedRedirectUri, requireProvider } from "./oauth";
 
 /** Linked sign-in providers of the signed-in user (`/v1/me/accounts`). */
 export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -61,8 +62,9 @@ accountRoutes.openapi(listRoute, async (c) => {
 	);
 });
 
-// The flow cookie is set on this response, so the browser that asked is the only one whose
-// callback can complete the link (the state alone, sent to someone else, is useless).
+// No cookie and no provider call here: the answer is a ticketed URL on Atrium that any browser
+// can open (a mobile app's system browser, an SPA on another origin); its page names the account
+// and its button starts the provider flow in that browser (src/routes/oauth-link.ts).
 const linkRoute = createRoute({
 	method: "post",
 	path: "/{provider}",
@@ -78,17 +80,10 @@ const linkRoute = createRoute({
 	},
 	responses: {
 		200: json(
-			"Open authorization_url in the same browser; the callback links the identity",
+			`A single-use linking URL on Atrium, valid ${LINK_TICKET_SECONDS / 60} minutes: open it in any browser`,
 			z.object({ authorization_url: z.url() }),
 		),
-		...problems(
-			...BODY_ERRORS,
-			"redirect_uri_not_allowed",
-			"oauth_failed",
-			"provider_not_found",
-			...AUTH_ERRORS,
-			OUTAGE,
-		),
+		...problems(...BODY_ERRORS, "redirect_uri_not_allowed", "provider_not_found", ...AUTH_ERRORS, OUTAGE),
 	},
 });
 
@@ -97,8 +92,14 @@ accountRoutes.openapi(linkRoute, async (c) => {
 	// The body is optional; a redirect_uri may also come in the query, as for GET /v1/auth/oauth/:provider.
 	const redirectUri = allowedRedirectUri(c, c.req.valid("json").redirect_uri ?? c.req.valid("query").redirect_uri);
 	const { user, session } = c.get("auth");
-	const url = await tryStartFlow(c, provider, { redirectUri, link: { userId: user.id, sessionId: session.id } });
-	if (!url) throw new AppError("oauth_failed");
+	const ticket = await issueLinkTicket(c.get("db"), {
+		userId: user.id,
+		sessionId: session.id,
+		provider: provider.id,
+		redirectUri,
+	});
+	const url = new URL(`/v1/auth/oauth/${provider.id}/link`, c.get("config").appUrl);
+	url.searchParams.set("ticket", ticket);
 	return c.json({ authorization_url: url.toString() }, 200, { "Cache-Control": "no-store" });
 });
 

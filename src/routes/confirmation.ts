@@ -56,8 +56,6 @@ function jsonOrFormRequest(component: string) {
 function problemsOrPage(...errors: DocumentedError[]) {
 	const responses = problems(...errors);
 	for (const [status, response] of Object.entries(responses)) {
-		// The JSON body limit of /v1/auth runs before the route, so a 413 stays problem+json.
-		if (status === "413") continue;
 		responses[status] = {
 			...response,
 			description: `${response.description} (a form post gets an HTML page)`,
@@ -102,12 +100,19 @@ function continueLink(c: Context<AppEnv>, redirectTo: string | null, status: "co
 	return html`<p><a href="${continueUrl(redirectTo, status)}">${c.get("t")("pages.continue", { app: c.get("config").APP_NAME })}</a></p>`;
 }
 
-/** A form that asks for a new link (confirmation resend or password forgot). */
-function requestLinkForm(c: Context<AppEnv>, action: string, buttonKey: string) {
+/**
+ * A form that asks for a new link (confirmation resend or password forgot), carrying the dead
+ * link's redirect_to along so the new link leads back to the same app page.
+ */
+function requestLinkForm(c: Context<AppEnv>, action: string, buttonKey: string, redirectTo: string | null) {
 	const t = c.get("t");
+	const back = redirectTo
+		? html`<input type="hidden" name="redirect_to" value="${redirectTo}">
+`
+		: "";
 	// The answer page stays in this page's language, whatever the browser's Accept-Language says.
 	return html`<form method="post" action="${action}?lang=${c.get("lang")}">
-<label for="email">${t("pages.resend.label")}</label>
+${back}<label for="email">${t("pages.resend.label")}</label>
 <input id="email" name="email" type="email" autocomplete="email" required>
 <button type="submit">${t(buttonKey)}</button>
 </form>`;
@@ -135,20 +140,26 @@ function deadLinkPage(
 	title: string,
 	expired: boolean,
 	status: 200 | 400 | 410 = 200,
+	redirectTo: string | null = null,
 ) {
 	const { expired: expiredKey, invalid, action, button } = LINK_FLOWS[flow];
 	const t = c.get("t");
-	const body = html`${statusMessage(t(expired ? expiredKey : invalid), "error")}${requestLinkForm(c, action, button)}`;
+	const form = requestLinkForm(c, action, button, redirectTo);
+	const body = html`${statusMessage(t(expired ? expiredKey : invalid), "error")}${form}`;
 	return page(c, title, body, status);
 }
 
-async function confirmationState(c: Context<AppEnv>, token: string): Promise<TokenState | "confirmed"> {
+/** A confirmation link's state, and the app page it was requested from (null when unknown). */
+async function confirmationState(
+	c: Context<AppEnv>,
+	token: string,
+): Promise<{ state: TokenState | "confirmed"; redirectTo: string | null }> {
 	const db = c.get("db");
-	const { state, userId, locale } = await inspectVerificationToken(db, token, "confirm_email");
+	const { state, userId, locale, redirectTo = null } = await inspectVerificationToken(db, token, "confirm_email");
 	if (locale) preferUserLocale(c, locale);
-	if (state !== "spent" || !userId) return state;
+	if (state !== "spent" || !userId) return { state, redirectTo };
 	const user = await findUserById(db, userId);
-	return user?.emailConfirmedAt ? "confirmed" : "invalid";
+	return { state: user?.emailConfirmedAt ? "confirmed" : "invalid", redirectTo };
 }
 
 // GET never spends: mail scanners prefetch links. It shows a button that POSTs the token.
@@ -177,7 +188,7 @@ const confirmPageRoute = createRoute({
 
 confirmationRoutes.openapi(confirmPageRoute, async (c) => {
 	const token = c.req.valid("query").token ?? "";
-	const state = token ? await confirmationState(c, token) : "invalid";
+	const { state, redirectTo } = token ? await confirmationState(c, token) : { state: "invalid", redirectTo: null };
 	if (!c.req.header("Accept")?.includes("text/html") && c.req.header("Accept")?.includes("application/json")) {
 		return c.json({ status: state === "spent" ? "invalid" : state }, 200);
 	}
@@ -195,7 +206,7 @@ confirmationRoutes.openapi(confirmPageRoute, async (c) => {
 		);
 	}
 	if (state === "confirmed") return page(c, title, statusMessage(t("pages.confirm.already")));
-	return deadLinkPage(c, "confirm", title, state === "expired");
+	return deadLinkPage(c, "confirm", title, state === "expired", 200, redirectTo);
 });
 
 const confirmRoute = createRoute({
@@ -218,10 +229,12 @@ confirmationRoutes.openapi(confirmRoute, async (c) => {
 	const db = c.get("db");
 	const spent = await spendVerificationToken(db, token, "confirm_email", confirmEmailEffect(db));
 	let outcome: Outcome = "ok";
+	let deadRedirectTo: string | null = null;
 	if (spent.ok) audit(c, "email_confirmed", spent.userId);
 	if (!spent.ok) {
-		const state = spent.state === "spent" ? await confirmationState(c, token) : spent.state;
-		outcome = state === "confirmed" ? "already" : state === "expired" ? "expired" : "invalid";
+		const known = spent.state === "spent" ? await confirmationState(c, token) : spent;
+		deadRedirectTo = known.redirectTo ?? null;
+		outcome = known.state === "confirmed" ? "already" : known.state === "expired" ? "expired" : "invalid";
 	}
 	const t = c.get("t");
 	if (isFormRequest(c.req.header("Content-Type"))) {
@@ -231,7 +244,8 @@ confirmationRoutes.openapi(confirmRoute, async (c) => {
 			return page(c, title, html`${statusMessage(t("pages.confirm.success"))}${back}`);
 		}
 		if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
-		return deadLinkPage(c, "confirm", title, outcome === "expired", outcome === "expired" ? 410 : 400);
+		const status = outcome === "expired" ? 410 : 400;
+		return deadLinkPage(c, "confirm", title, outcome === "expired", status, deadRedirectTo);
 	}
 	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
 	return c.json({ message: t("messages.email_confirmed") }, 200);
@@ -357,14 +371,18 @@ const resetPageRoute = createRoute({
 
 confirmationRoutes.openapi(resetPageRoute, async (c) => {
 	const token = c.req.valid("query").token ?? "";
-	const { state, locale } = token
+	const {
+		state,
+		locale,
+		redirectTo = null,
+	} = token
 		? await inspectVerificationToken(c.get("db"), token, "reset_password")
 		: { state: "invalid", locale: undefined };
 	if (locale) preferUserLocale(c, locale);
 	const t = c.get("t");
 	const title = t("pages.reset.title");
 	if (state === "valid") return page(c, title, resetForm(c, token));
-	return deadLinkPage(c, "reset", title, state === "expired");
+	return deadLinkPage(c, "reset", title, state === "expired", 200, redirectTo);
 });
 
 /** The new-password form of a reset link, under the reasons a previous try was refused, if any. */
@@ -442,7 +460,8 @@ confirmationRoutes.openapi(resetRoute, async (c) => {
 			const back = continueLink(c, redirectTo, "password_reset");
 			return page(c, title, html`${statusMessage(t("pages.reset.success"))}${back}`);
 		}
-		return deadLinkPage(c, "reset", title, outcome === "expired", outcome === "expired" ? 410 : 400);
+		const status = outcome === "expired" ? 410 : 400;
+		return deadLinkPage(c, "reset", title, outcome === "expired", status, redirectTo);
 	}
 	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
 	return c.json({ message: t("messages.password_reset") }, 200);
@@ -456,8 +475,9 @@ async function resetPassword(
 ): Promise<{ outcome: Exclude<Outcome, "already">; redirectTo: string | null }> {
 	const db = c.get("db");
 	const peek = await inspectVerificationToken(db, token, "reset_password");
-	if (peek.state === "expired") return { outcome: "expired", redirectTo: null };
-	if (peek.state !== "valid" || !peek.userId) return { outcome: "invalid", redirectTo: null };
+	// A dead link's redirect_to still matters: its page's "new link" form carries it along.
+	if (peek.state === "expired") return { outcome: "expired", redirectTo: peek.redirectTo ?? null };
+	if (peek.state !== "valid" || !peek.userId) return { outcome: "invalid", redirectTo: peek.redirectTo ?? null };
 	const user = await findUserById(db, peek.userId);
 	if (user && passwordEqualsEmail(password, user.email)) {
 		throw new AppError("validation_failed", {
@@ -473,5 +493,5 @@ async function resetPassword(
 		if (user) c.executionCtx.waitUntil(clear(db, rateLimitKey("login_account", user.email)).catch(() => {}));
 		return { outcome: "ok", redirectTo: spent.redirectTo };
 	}
-	return { outcome: spent.state === "expired" ? "expired" : "invalid", redirectTo: null };
+	return { outcome: spent.state === "expired" ? "expired" : "invalid", redirectTo: spent.redirectTo ?? null };
 }

@@ -4,9 +4,21 @@ import { z } from "zod";
 import { AppError, type ErrorCode } from "../lib/errors";
 import { log } from "../lib/log";
 import { audit } from "../middleware/audit";
-import { BODY_ERRORS, OUTAGE, PUBLIC, json, jsonBody, problems } from "../lib/openapi";
+import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
+import { directionOf } from "../lib/i18n";
+import {
+	BODY_ERRORS,
+	CONTENT_LANGUAGE,
+	type DocumentedError,
+	htmlPage,
+	OUTAGE,
+	PUBLIC,
+	json,
+	jsonBody,
+	problems,
+} from "../lib/openapi";
 import { validationHook } from "../middleware/validate";
-import { oauthLinkedResponse, signInResponse } from "../schemas";
+import { signInResponse } from "../schemas";
 import {
 	enabledProviders,
 	getProvider,
@@ -95,9 +107,40 @@ function withParams(base: string, params: Record<string, string>): string {
  * Ends a flow that had a valid state but failed: back to the app with `?error=` when it gave a
  * redirect_uri (the state proved that URL is the one it asked for), else problem+json.
  */
-function flowFailure(c: Context<AppEnv>, flow: FlowState, code: ErrorCode): Response {
+function flowFailure(c: Context<AppEnv>, flow: FlowState, code: ErrorCode): Response | Promise<Response> {
 	if (flow.redirectUri) return c.redirect(withParams(flow.redirectUri, { error: code }), 302);
+	// A link flow runs in a browser that pressed the linking page's button: it gets a page too.
+	if (flow.link) {
+		const error = new AppError(code);
+		const t = c.get("t");
+		const body = statusMessage(t(`errors.${code}.detail`, error.params), "error");
+		return linkPage(c, t(`errors.${code}.title`, error.params), body, error.status as 400);
+	}
 	throw new AppError(code);
+}
+
+/** A result page of a link flow without redirect_uri, in the request's language. */
+function linkPage(c: Context<AppEnv>, title: string, body: ReturnType<typeof statusMessage>, status: 200 | 400) {
+	const lang = c.get("lang");
+	return c.html(
+		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
+		status,
+		PAGE_HEADERS,
+	);
+}
+
+/** Problem responses that a link flow without redirect_uri receives as an HTML page instead. */
+function problemsOrLinkPage(...errors: DocumentedError[]) {
+	const responses = problems(...errors);
+	for (const [status, response] of Object.entries(responses)) {
+		if (status === "404" || status === "503") continue;
+		responses[status] = {
+			...response,
+			description: `${response.description} (a link flow without redirect_uri gets an HTML page)`,
+			content: { ...response.content, "text/html": { schema: { type: "string" as const } } },
+		};
+	}
+	return responses;
 }
 
 const providersRoute = createRoute({
@@ -173,22 +216,28 @@ const callbackRoute = createRoute({
 	...PUBLIC,
 	request: { params: providerParam, query: callbackQuery },
 	responses: {
-		200: json(
-			"Without redirect_uri: the tokens of a login (or the mfa_required answer when TOTP is on), or the account just linked",
-			z.union([...signInResponse.options, oauthLinkedResponse]),
-		),
+		200: {
+			description:
+				"Without redirect_uri: the tokens of a login (or the mfa_required answer when TOTP is on), or a page saying the account is linked",
+			headers: CONTENT_LANGUAGE,
+			content: {
+				"application/json": { schema: signInResponse },
+				"text/html": { schema: { type: "string" as const } },
+			},
+		},
 		302: { ...REDIRECT, description: "To the app: ?code= (login), ?linked= (link) or ?error=" },
-		...problems(
+		...problemsOrLinkPage(
 			"validation_failed",
 			"oauth_state_mismatch",
 			"oauth_denied",
 			"oauth_failed",
-			"unauthorized",
 			"provider_not_found",
 			"email_in_use",
 			"account_disabled",
 			OUTAGE,
 		),
+		// Only a link flow can find its session ended, and without redirect_uri it ends on a page.
+		401: htmlPage("A link flow whose session was signed out or revoked before the provider answered"),
 	},
 });
 
@@ -265,11 +314,8 @@ async function finishLink(
 	log("info", "oauth_linked", { requestId: c.get("requestId"), provider: provider.id, userId: link.userId });
 	audit(c, "oauth_linked", link.userId, { provider: provider.id });
 	if (flow.redirectUri) return c.redirect(withParams(flow.redirectUri, { linked: provider.id }), 302);
-	return c.json({
-		message: c.get("t")("messages.oauth_linked", { provider: provider.name }),
-		provider: provider.id,
-		provider_user_id: identity.providerUserId,
-	} satisfies z.infer<typeof oauthLinkedResponse>);
+	const message = c.get("t")("messages.oauth_linked", { provider: provider.name });
+	return linkPage(c, message, statusMessage(message), 200);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { pruneOAuthStates } from "./oauth/flow";
+import { pruneLinkTickets } from "./oauth/link-tickets";
 import type { EventBody } from "../schemas";
 import { desc, eq, lt, sql } from "drizzle-orm";
 import type { Config } from "../config";
@@ -121,11 +122,13 @@ export async function pruneSecurityRecords(
 	now = Date.now(),
 ) {
 	const before = new Date(now - config.AUDIT_RETENTION_DAYS * 86_400_000);
-	const [auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted] = await Promise.all([
-		pruneAuditEvents(db, before),
-		pruneRateLimits(db, now),
-		pruneMfaChallenges(db, now),
-		pruneOAuthStates(db, new Date(now)),
-	]);
-	return { auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted };
+	const [auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted, linkTicketsDeleted] =
+		await Promise.all([
+			pruneAuditEvents(db, before),
+			pruneRateLimits(db, now),
+			pruneMfaChallenges(db, now),
+			pruneOAuthStates(db, new Date(now)),
+			pruneLinkTickets(db, new Date(now)),
+		]);
+	return { auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted, linkTicketsDeleted };
 }

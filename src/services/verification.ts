@@ -40,7 +40,7 @@ export async function inspectVerificationToken(
 	db: Database,
 	token: string,
 	purpose: TokenPurpose,
-): Promise<{ state: TokenState; userId?: string; locale?: string }> {
+): Promise<{ state: TokenState; userId?: string; locale?: string; redirectTo?: string | null }> {
 	// The recipient's saved locale comes along in the same statement: pages opened from a mailed
 	// link speak the recipient's language, whatever the browser says.
 	const found = await db
@@ -52,14 +52,15 @@ export async function inspectVerificationToken(
 	if (!found) return { state: "invalid" };
 	const { row } = found;
 	const locale = found.locale ?? undefined;
-	if (row.spentAt) return { state: "spent", userId: row.userId, locale };
-	if (row.expiresAt.getTime() <= Date.now()) return { state: "expired", userId: row.userId, locale };
-	return { state: "valid", userId: row.userId, locale };
+	const { userId, redirectTo } = row;
+	if (row.spentAt) return { state: "spent", userId, locale, redirectTo };
+	if (row.expiresAt.getTime() <= Date.now()) return { state: "expired", userId, locale, redirectTo };
+	return { state: "valid", userId, locale, redirectTo };
 }
 
 export type SpendResult =
 	| { ok: true; userId: string; redirectTo: string | null }
-	| { ok: false; state: Exclude<TokenState, "valid"> };
+	| { ok: false; state: Exclude<TokenState, "valid">; redirectTo?: string | null };
 
 /**
  * Spends a token atomically together with its effects. The spend is a conditional UPDATE stamped
@@ -91,8 +92,8 @@ export async function spendVerificationToken(
 	const [spent] = await db.batch([spend, ...effects(spentBySubquery(tokenHash, stamp))]);
 	const winner = spent[0];
 	if (winner) return { ok: true, userId: winner.userId, redirectTo: winner.redirectTo };
-	const { state } = await inspectVerificationToken(db, token, purpose);
-	return { ok: false, state: state === "valid" ? "spent" : state };
+	const { state, redirectTo } = await inspectVerificationToken(db, token, purpose);
+	return { ok: false, state: state === "valid" ? "spent" : state, redirectTo };
 }
 
 /** SQL selecting the user id of the token spent with `stamp` (empty when another request won). */

@@ -5,7 +5,16 @@ import { BASE, PASSWORD, register, signedInUser, uniqueEmail } from "../helpers/
 import { interceptPrepare } from "../helpers/d1-recorder";
 import { pngOf, uploadImage } from "../helpers/images";
 import { enableTotp, firstStep, pinClock, totpCode } from "../helpers/mfa";
-import { APP_CALLBACK, CookieJar, FakeIdentityProviders, fakeUser, startLogin } from "../helpers/oauth-fakes";
+import {
+	APP_CALLBACK,
+	type CookieJar,
+	FakeIdentityProviders,
+	fakeUser,
+	linkingUrl,
+	startLink,
+	startLogin,
+	ticketOf,
+} from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
 import { appWith } from "../helpers/worker";
 
@@ -143,14 +152,33 @@ async function approvedLogin(user = fakeUser(), redirectUri?: string) {
 	return callbackSpec(jar, "github", idp.approve(authorizationUrl, user));
 }
 
-/** A link flow of the signed-in `token`, approved at the provider as `identity`. */
+/** A link flow of the signed-in `token` (ticket, page, button), approved at the provider as `identity`. */
 async function approvedLink(token: string, provider: "github" | "google", identity = fakeUser()) {
-	const jar = new CookieJar();
-	const res = await send({ method: "POST", path: `/v1/me/accounts/${provider}`, token });
-	expect(res.status).toBe(200);
-	jar.store(res);
-	const { authorization_url } = (await res.json()) as { authorization_url: string };
-	return callbackSpec(jar, provider, idp.approve(authorization_url, identity));
+	const { jar, authorizationUrl } = await startLink(token, provider);
+	return callbackSpec(jar, provider, idp.approve(authorizationUrl, identity));
+}
+
+/** The path of a fresh linking page of a new signed-in user. */
+async function linkPagePath(provider: "github" | "google" = "github") {
+	const url = new URL(await linkingUrl((await signedInUser()).token, provider));
+	return url.pathname + url.search;
+}
+
+/** The linking button's form post of a fresh ticket (or of `ticket`). */
+async function linkButton(ticket?: string): Promise<Spec> {
+	const spent = ticket ?? ticketOf(await linkingUrl((await signedInUser()).token, "github"));
+	return {
+		method: "POST",
+		path: "/v1/auth/oauth/github/link",
+		body: new URLSearchParams({ ticket: spent }).toString(),
+		headers: { "Content-Type": "application/x-www-form-urlencoded" },
+	};
+}
+
+/** A ticket whose button was already pressed once. */
+async function spentTicket(): Promise<string> {
+	const { linkUrl } = await startLink((await signedInUser()).token, "github");
+	return ticketOf(linkUrl);
 }
 
 /** A user who signs in with `provider` only (no password). */
@@ -313,6 +341,27 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			expect((await send(callbackSpec(jar, "github", idp.approve(authorizationUrl, identity)))).status).toBe(200);
 			return approvedLink((await signedInUser()).token, "github", identity);
 		},
+	},
+
+	"GET /v1/auth/oauth/{provider}/link": {
+		200: async () => ({ method: "GET", path: await linkPagePath(), headers: { Accept: "text/html" } }),
+		400: async () => ({ method: "GET", path: "/v1/auth/oauth/github/link?ticket=unknown" }),
+		404: async () => ({ method: "GET", path: "/v1/auth/oauth/myspace/link?ticket=unknown" }),
+		410: async () => ({ method: "GET", path: `/v1/auth/oauth/github/link?ticket=${await spentTicket()}` }),
+		429: async () => ({
+			method: "GET",
+			path: "/v1/auth/oauth/github/link?ticket=unknown",
+			vars: { RATE_LIMIT_LINK_IP: "1/3600" },
+			repeat: 2,
+		}),
+	},
+	"POST /v1/auth/oauth/{provider}/link": {
+		302: async () => linkButton(),
+		400: async () => linkButton("unknown"),
+		404: async () => ({ ...(await linkButton()), path: "/v1/auth/oauth/myspace/link" }),
+		410: async () => linkButton(await spentTicket()),
+		413: async () => linkButton("x".repeat(70 * 1024)),
+		429: async () => ({ ...(await linkButton("unknown")), vars: { RATE_LIMIT_LINK_IP: "1/3600" }, repeat: 2 }),
 	},
 
 	"GET /v1/me/accounts": {

@@ -6,7 +6,7 @@ import { api, expectProblem, PASSWORD, send, signedInUser, uniqueEmail } from ".
 import { type D1Recorder, recordD1 } from "../helpers/d1-recorder";
 import { pngOf, postRaw, uploadImage } from "../helpers/images";
 import { enableTotp, firstStep, nextStep, pinClock, secondStep, totpCode } from "../helpers/mfa";
-import { CookieJar, callback, FakeIdentityProviders, fakeUser, loginWith } from "../helpers/oauth-fakes";
+import { FakeIdentityProviders, fakeUser, linkWith, loginWith, startLink } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
 import { appWith } from "../helpers/worker";
 import { encodeCursor } from "../../src/services/images";
@@ -26,6 +26,7 @@ const USER_SIZED_TABLES = [
 	"mfa_recovery_codes",
 	"mfa_challenges",
 	"oauth_states",
+	"oauth_link_tickets",
 ];
 
 const SEED_USERS = 2000;
@@ -239,12 +240,11 @@ async function oauthFlows(): Promise<void> {
 	expect((await send("POST", "/v1/auth/oauth/exchange", { body: { code } })).status).toBe(200);
 
 	const { token } = await signedInUser();
-	const jar = new CookieJar();
-	const started = await send("POST", "/v1/me/accounts/oidc", { token });
-	expect(started.status).toBe(200);
-	jar.store(started);
-	const { authorization_url } = (await started.json()) as { authorization_url: string };
-	expect((await callback(jar, "oidc", idp.approve(authorization_url, fakeUser()))).status).toBe(200);
+	expect((await linkWith(idp, token, "oidc", fakeUser())).status).toBe(200);
+	// A spent ticket, opened and pressed again.
+	const { linkUrl } = await startLink(token, "github");
+	const again = new URL(linkUrl);
+	expect((await api(again.pathname + again.search)).status).toBe(410);
 	expect((await send("GET", "/v1/me/accounts", { token })).status).toBe(200);
 	expect((await send("DELETE", "/v1/me/accounts/oidc", { token })).status).toBe(204);
 }
@@ -348,8 +348,9 @@ describe("query plans: happy", () => {
 			}
 		}
 		// users <- sessions, refresh_tokens, verification_tokens, images, oauth_accounts, audit_events, outbox,
-		// mfa_totp, mfa_recovery_codes, mfa_challenges; sessions <- refresh_tokens.
-		expect(checked).toBe(10);
+		// mfa_totp, mfa_recovery_codes, mfa_challenges, oauth_link_tickets; sessions <- refresh_tokens,
+		// oauth_link_tickets.
+		expect(checked).toBe(12);
 		expect(missing).toEqual([]);
 	});
 });

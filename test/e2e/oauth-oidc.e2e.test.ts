@@ -10,7 +10,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./helpers/browser";
 import { OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, startOidcProvider } from "./helpers/oidc";
-import { type DevServer, freePort, startWranglerDev } from "../../scripts/lib/wrangler-dev.mjs";
+import { type DevServer, freePort, startWranglerDev, waitForOutput } from "../../scripts/lib/wrangler-dev.mjs";
 
 let atrium: DevServer;
 let browser: Browser;
@@ -18,6 +18,7 @@ let providerServer: Server;
 let appServer: Server;
 let issuer: string;
 let appCallback: string;
+let appLinked: string;
 
 /** The app Atrium redirects back to: it only has to exist and show where the browser landed. */
 async function startApp(port: number): Promise<Server> {
@@ -34,13 +35,14 @@ beforeAll(async () => {
 	const [providerPort, appPort] = [await freePort(), await freePort()];
 	issuer = `http://localhost:${providerPort}`;
 	appCallback = `http://localhost:${appPort}/callback`;
+	appLinked = `http://localhost:${appPort}/settings/linked`;
 	appServer = await startApp(appPort);
 	atrium = await startWranglerDev({
 		OIDC_ISSUER: issuer,
 		OIDC_CLIENT_ID,
 		OIDC_CLIENT_SECRET,
 		OIDC_NAME: "E2E Provider",
-		OAUTH_REDIRECT_URIS: appCallback,
+		OAUTH_REDIRECT_URIS: `${appCallback},${appLinked}`,
 	});
 	// Discovery happens per request, so the provider may start after Atrium (it needs Atrium's port).
 	providerServer = await startOidcProvider(issuer, `${atrium.url}/v1/auth/oauth/oidc/callback`);
@@ -141,4 +143,89 @@ describe("OpenID Connect login with a real provider and browser", () => {
 			await context.close();
 		}
 	});
+
+	it("links the provider from any client: linking URL from the API, opened in a fresh browser context", async () => {
+		const token = await passwordAccountToken();
+		const login = `e2e-link-${Date.now()}`;
+		// The app's API call: no browser, no cookies.
+		const started = await fetch(`${atrium.url}/v1/me/accounts/oidc`, {
+			method: "POST",
+			headers: { Authorization: `Bearer ${token.access}`, "Content-Type": "application/json" },
+			body: JSON.stringify({ redirect_uri: appLinked }),
+		});
+		expect(started.status).toBe(200);
+		expect(started.headers.getSetCookie()).toEqual([]);
+		const { authorization_url } = (await started.json()) as { authorization_url: string };
+		expect(authorization_url.startsWith(`${atrium.url}/v1/auth/oauth/oidc/link?ticket=`)).toBe(true);
+
+		const context = await browser.newContext();
+		const page = await context.newPage();
+		try {
+			const opened = await page.goto(authorization_url);
+			expect(opened?.status()).toBe(200);
+			expect(await page.getByRole("heading").textContent()).toBe("Link E2E Provider to your account");
+			const [local = "", domain = ""] = token.email.split("@");
+			expect(await page.textContent("main")).toContain(`${local[0]}***@${domain}`);
+			expect(await page.textContent("main")).not.toContain(token.email);
+			// The form's post is answered with a redirect to the provider: the page's CSP must allow it.
+			await page.getByRole("button", { name: "Continue with E2E Provider" }).click();
+			await page.waitForURL((url) => url.toString().startsWith(`${issuer}/interaction/`), { timeout: 30_000 });
+			expect((await context.cookies()).find((cookie) => cookie.name === "atrium_oauth_oidc")).toMatchObject({
+				httpOnly: true,
+				path: "/v1/auth/oauth/oidc",
+			});
+
+			await page.fill('input[name="login"]', login);
+			await page.fill('input[name="password"]', "any password");
+			await page.click('button[type="submit"]');
+			await page.waitForSelector('button:has-text("Continue")');
+			await page.click('button:has-text("Continue")');
+
+			await page.waitForURL((url) => url.toString().startsWith(appLinked), { timeout: 30_000 });
+			expect(new URL(page.url()).searchParams.get("linked")).toBe("oidc");
+			expect(new URL(page.url()).searchParams.get("error")).toBeNull();
+
+			const accounts = await fetch(`${atrium.url}/v1/me/accounts`, {
+				headers: { Authorization: `Bearer ${token.access}` },
+			});
+			expect(await accounts.json()).toMatchObject({
+				accounts: [{ provider: "oidc", provider_user_id: login, email: `${login}@example.com` }],
+			});
+
+			// The linking URL worked once.
+			const again = await page.goto(authorization_url);
+			expect(again?.status()).toBe(410);
+			expect(await page.getByRole("alert").textContent()).toContain("already been used");
+		} finally {
+			await context.close();
+		}
+	});
 });
+
+/** A confirmed password account (the confirmation link comes from the console mail), signed in. */
+async function passwordAccountToken(): Promise<{ email: string; access: string }> {
+	const email = `e2e-owner-${Date.now()}@example.com`;
+	const password = "correct horse battery staple";
+	const mark = atrium.output().length;
+	const registered = await fetch(`${atrium.url}/v1/auth/register`, {
+		method: "POST",
+		headers: { "Content-Type": "application/json" },
+		body: JSON.stringify({ email, password }),
+	});
+	expect(registered.status).toBe(202);
+	const [link] = await waitForOutput(atrium, /\/v1\/auth\/confirm\?token=([A-Za-z0-9_-]+)/, mark);
+	const confirmToken = new URL(link, atrium.url).searchParams.get("token");
+	const confirmed = await fetch(`${atrium.url}/v1/auth/confirm`, {
+		method: "POST",
+		headers: { "Content-Type": "application/json" },
+		body: JSON.stringify({ token: confirmToken }),
+	});
+	expect(confirmed.status).toBe(200);
+	const signedIn = await fetch(`${atrium.url}/v1/auth/login`, {
+		method: "POST",
+		headers: { "Content-Type": "application/json" },
+		body: JSON.stringify({ email, password }),
+	});
+	expect(signedIn.status).toBe(200);
+	return { email, access: ((await signedIn.json()) as { access_token: string }).access_token };
+}

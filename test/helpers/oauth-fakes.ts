@@ -374,6 +374,68 @@ export async function loginWith(
 	return callback(jar, provider, idp.approve(authorizationUrl, user));
 }
 
+/** `POST /v1/me/accounts/:provider` (the app's API call, no cookies kept): the linking URL it answers. */
+export async function linkingUrl(token: string, provider: ProviderName, body?: { redirect_uri?: string }) {
+	const res = await api(`/v1/me/accounts/${provider}`, {
+		method: "POST",
+		headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+		body: body ? JSON.stringify(body) : undefined,
+	});
+	expect(res.status).toBe(200);
+	expect(res.headers.getSetCookie()).toEqual([]);
+	const { authorization_url } = (await res.json()) as { authorization_url: string };
+	return authorization_url;
+}
+
+/** The ticket of a linking URL. */
+export function ticketOf(linkUrl: string): string {
+	return new URL(linkUrl).searchParams.get("ticket") ?? "";
+}
+
+/** Presses the linking page's button in `browser`: the form post of the page's ticket. */
+export function pressLinkButton(browser: CookieJar, provider: ProviderName, ticket: string): Promise<Response> {
+	return browser.get(`/v1/auth/oauth/${provider}/link`, {
+		method: "POST",
+		headers: { "Content-Type": "application/x-www-form-urlencoded" },
+		body: new URLSearchParams({ ticket }).toString(),
+	});
+}
+
+export type StartedLink = StartedFlow & { linkUrl: string; page: Response };
+
+/**
+ * The whole "linking from any client" start: the API call (its own cookie jar), then a fresh
+ * browser that opens the linking page and presses its button, which 302s to the provider.
+ */
+export async function startLink(
+	token: string,
+	provider: ProviderName,
+	body?: { redirect_uri?: string },
+): Promise<StartedLink> {
+	const linkUrl = await linkingUrl(token, provider, body);
+	const jar = new CookieJar();
+	const url = new URL(linkUrl);
+	const page = await jar.get(url.pathname + url.search, { headers: { Accept: "text/html" } });
+	expect(page.status).toBe(200);
+	const pressed = await pressLinkButton(jar, provider, ticketOf(linkUrl));
+	expect(pressed.status).toBe(302);
+	const location = pressed.headers.get("Location");
+	if (!location) throw new Error("no Location on the linking button's redirect");
+	return { jar, authorizationUrl: location, linkUrl, page };
+}
+
+/** Links `identity` at `provider` to the signed-in `token` through the whole ticket flow; the callback response. */
+export async function linkWith(
+	idp: FakeIdentityProviders,
+	token: string,
+	provider: ProviderName,
+	identity: FakeUser,
+	body?: { redirect_uri?: string },
+): Promise<Response> {
+	const { jar, authorizationUrl } = await startLink(token, provider, body);
+	return callback(jar, provider, idp.approve(authorizationUrl, identity));
+}
+
 /** The `code` (or `error`) query parameter of a redirect back to the app. */
 export function redirectParams(res: Response): URLSearchParams {
 	expect(res.status).toBe(302);

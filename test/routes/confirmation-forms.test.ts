@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SUPPORTED_LOCALES, translator } from "../../src/lib/i18n";
 import { BASE, PASSWORD, api, expectProblem, register, send, signedInUser } from "../helpers/api";
+import { linkingUrl, ticketOf } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
 import { appWith } from "../helpers/worker";
 
@@ -120,6 +121,49 @@ describe("form posts: error", () => {
 		const res = await postForm("/v1/auth/password/forgot", { email }, lang, fetcher, client);
 		await expectPage(res, 429, lang);
 		expect(res.headers.get("Retry-After")).toMatch(/^\d+$/);
+	});
+});
+
+/** Every endpoint a page's form posts to, with a field that makes its form plausible. */
+const FORM_ENDPOINTS: [string, string][] = [
+	["/v1/auth/confirm", "token"],
+	["/v1/auth/confirm/resend", "email"],
+	["/v1/auth/password/forgot", "email"],
+	["/v1/auth/password/reset", "token"],
+	["/v1/auth/oauth/github/link", "ticket"],
+];
+
+describe("form posts: no JSON ever reaches a browser form", () => {
+	it.each(SUPPORTED_LOCALES)("answers an oversize body at every form endpoint with a 413 page (%s)", async (lang) => {
+		const t = translator(lang);
+		for (const [path, field] of FORM_ENDPOINTS) {
+			const res = await postForm(path, { [field]: "x".repeat(70 * 1024) }, lang);
+			const text = await expectPage(res, 413, lang);
+			expect(text, path).toContain(escaped(t("errors.payload_too_large.title")));
+		}
+	});
+
+	it.each(SUPPORTED_LOCALES)("answers spent tokens and tickets at every token form with a page (%s)", async (lang) => {
+		const t = translator(lang);
+		const { token } = await resetLink();
+		const newPassword = "a brand new passphrase";
+		await expectPage(await postForm("/v1/auth/password/reset", { token, password: newPassword }, lang), 200, lang);
+		const spentReset = await postForm("/v1/auth/password/reset", { token, password: newPassword }, lang);
+		expect(await expectPage(spentReset, 400, lang)).toContain(escaped(t("pages.reset.invalid")));
+
+		const { confirmToken } = await register();
+		await expectPage(await postForm("/v1/auth/confirm", { token: confirmToken }, lang), 200, lang);
+		const spentConfirm = await postForm("/v1/auth/confirm", { token: confirmToken }, lang);
+		expect(await expectPage(spentConfirm, 409, lang)).toContain(escaped(t("pages.confirm.already")));
+
+		const ticket = ticketOf(await linkingUrl((await signedInUser()).token, "github"));
+		// As a browser: the button's 302 to the provider is not followed here.
+		const manual = (path: string, init: RequestInit) => api(path, { ...init, redirect: "manual" });
+		expect((await postForm("/v1/auth/oauth/github/link", { ticket }, lang, manual)).status).toBe(302);
+		const spentTicket = await postForm("/v1/auth/oauth/github/link", { ticket }, lang);
+		expect(await expectPage(spentTicket, 410, lang)).toContain(escaped(t("pages.link.spent")));
+		const unknownTicket = await postForm("/v1/auth/oauth/github/link", { ticket: "nope" }, lang);
+		expect(await expectPage(unknownTicket, 400, lang)).toContain(escaped(t("pages.link.invalid")));
 	});
 });
 

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { PASSWORD, expectProblem, login, register, send, signedInUser, uniqueEmail } from "../helpers/api";
 import { type ImageJson, pngOf, postRaw, uploadImage } from "../helpers/images";
-import { CookieJar, FakeIdentityProviders, callback, fakeUser, loginWith } from "../helpers/oauth-fakes";
+import { FakeIdentityProviders, fakeUser, linkWith, loginWith } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
 import { ageRefreshRotation } from "../helpers/sessions";
 
@@ -146,11 +146,7 @@ describe("OAuth and image events", () => {
 		});
 
 		const { token } = await signedInUser();
-		const jar = new CookieJar();
-		const start = await send("POST", "/v1/me/accounts/github", { token });
-		jar.store(start);
-		const { authorization_url } = (await start.json()) as { authorization_url: string };
-		expect((await callback(jar, "github", idp.approve(authorization_url, fakeUser()))).status).toBe(200);
+		expect((await linkWith(idp, token, "github", fakeUser())).status).toBe(200);
 		expect((await send("DELETE", "/v1/me/accounts/github", { token })).status).toBe(204);
 		const image = await uploadImage(token, pngOf(2, 2));
 		expect((await send("DELETE", `/v1/images/${image.id}`, { token })).status).toBe(204);

@@ -11,6 +11,7 @@ import {
 	loginWith,
 	type ProviderName,
 	redirectParams,
+	startLink as startBrowserLink,
 } from "../helpers/oauth-fakes";
 
 type Accounts = { accounts: { provider: string; provider_user_id: string; email: string | null; linked_at: string }[] };
@@ -23,16 +24,12 @@ beforeEach(() => {
 });
 
 /**
- * `POST /v1/me/accounts/:provider` from the user's browser (the jar keeps the flow cookie it
- * sets), then consent at the provider; returns the jar and the callback query.
+ * The ticket flow: the API call, then a fresh browser opens the linking URL and presses the
+ * button, then consent at the provider; returns the browser's jar and the callback query.
  */
 async function startLink(token: string, provider: ProviderName, user: FakeUser, body?: { redirect_uri?: string }) {
-	const jar = new CookieJar();
-	const res = await send("POST", `/v1/me/accounts/${provider}`, { token, body });
-	expect(res.status).toBe(200);
-	jar.store(res);
-	const { authorization_url } = (await res.json()) as { authorization_url: string };
-	return { jar, authorizationUrl: authorization_url, query: idp.approve(authorization_url, user) };
+	const { jar, authorizationUrl } = await startBrowserLink(token, provider, body);
+	return { jar, authorizationUrl, query: idp.approve(authorizationUrl, user) };
 }
 
 async function accountsOf(token: string): Promise<Accounts> {
@@ -79,13 +76,14 @@ describe("linked accounts: happy paths", () => {
 		expect(((await viaGithub.json()) as { user: { id: string } }).user.id).toBe(local.userId);
 	});
 
-	it("answers JSON when linking without a redirect_uri, and accepts one in the query too", async () => {
+	it("ends on an HTML page when linking without a redirect_uri, and accepts one in the query too", async () => {
 		const local = await signedInUser();
 		const { jar, query } = await startLink(local.token, "oidc", fakeUser());
 		const res = await callback(jar, "oidc", query);
 		expect(res.status).toBe(200);
-		const body = (await res.json()) as { message: string; provider: string };
-		expect(body).toMatchObject({ provider: "oidc", message: "Test SSO is now linked to your account." });
+		expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+		expect(await res.text()).toContain("Test SSO is now linked to your account.");
+		expect(await accountsOf(local.token)).toMatchObject({ accounts: [{ provider: "oidc" }] });
 
 		const viaQuery = await send("POST", `/v1/me/accounts/google?redirect_uri=${encodeURIComponent(APP_CALLBACK)}`, {
 			token: local.token,
@@ -163,15 +161,18 @@ describe("linked accounts: errors", () => {
 		expect(redirectParams(await callback(jar, "github", query)).get("error")).toBe("email_in_use");
 		expect(await accountsOf(other.token)).toEqual({ accounts: [] });
 		const { jar: jar2, query: query2 } = await startLink(other.token, "github", owner.identity);
-		await expectProblem(await callback(jar2, "github", query2), 409, "email_in_use");
+		const page = await callback(jar2, "github", query2);
+		expect(page.status).toBe(409);
+		expect(page.headers.get("Content-Type")).toMatch(/^text\/html/);
+		expect(await page.text()).toContain("Email already in use");
 	});
 });
 
 describe("linked accounts: security", () => {
-	it("a link flow completes only in the browser that started it", async () => {
+	it("a link flow completes only in the browser that pressed the button", async () => {
 		const victim = await signedInUser();
 		const { query } = await startLink(victim.token, "github", fakeUser());
-		// Somebody else's browser (or a link sent to the victim) has no flow cookie.
+		// Somebody else's browser (or a callback URL sent to the victim) has no flow cookie.
 		await expectProblem(await callback(new CookieJar(), "github", query), 400, "oauth_state_mismatch");
 		expect(await accountsOf(victim.token)).toEqual({ accounts: [] });
 	});

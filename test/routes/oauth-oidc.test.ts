@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api, expectProblem, send, signedInUser } from "../helpers/api";
+import { api, expectProblem, signedInUser } from "../helpers/api";
 import { requestsTo } from "../helpers/network";
 import {
 	APP_CALLBACK,
 	FakeIdentityProviders,
 	fakeUser,
 	keys,
+	linkingUrl,
 	loginWith,
 	OIDC,
 	redirectParams,
@@ -95,8 +96,12 @@ describe("generic OpenID Connect issuer: errors", () => {
 		expect(redirectParams(res).get("error")).toBe("oauth_failed");
 		expect(res.headers.getSetCookie()).toEqual([]);
 		await expectProblem(await api("/v1/auth/oauth/oidc", { redirect: "manual" }), 400, "oauth_failed");
+		// Linking asks the provider only when the linking page is opened (test/routes/oauth-link.test.ts).
 		const { token } = await signedInUser();
-		await expectProblem(await send("POST", "/v1/me/accounts/oidc", { token }), 400, "oauth_failed");
+		const linkUrl = await linkingUrl(token, "oidc");
+		const page = await api(new URL(linkUrl).pathname + new URL(linkUrl).search, { headers: { Accept: "text/html" } });
+		expect(page.status).toBe(400);
+		expect(page.headers.get("Content-Type")).toMatch(/^text\/html/);
 	});
 
 	it("refuses a discovery document that names another issuer, and does not cache it", async () => {

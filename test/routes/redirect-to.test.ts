@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { SUPPORTED_LOCALES, translator } from "../../src/lib/i18n";
 import { BASE, PASSWORD, expectProblem, uniqueEmail } from "../helpers/api";
 import { mailsTo, tokenFrom, waitForMail } from "../helpers/resend";
@@ -34,6 +34,10 @@ async function confirmedUser() {
 }
 
 const amp = (url: string) => url.replaceAll("&", "&amp;");
+
+afterEach(() => {
+	vi.useRealTimers();
+});
 
 describe("redirect_to: happy", () => {
 	it("register remembers redirect_to (query kept) and the confirmed page links back with status=confirmed", async () => {
@@ -80,6 +84,51 @@ describe("redirect_to: happy", () => {
 		const token = tokenFrom(await waitForMail(email, 2), "/v1/auth/confirm");
 		const text = await (await postForm("/v1/auth/confirm", { token })).text();
 		expect(text).toContain('href="https://app.test/welcome?status=confirmed"');
+	});
+
+	it("an expired link's 'send a new link' form carries redirect_to along, and the new link leads back", async () => {
+		const email = await confirmedUser();
+		const target = "https://app.test/account/reset?from=mail";
+		expect((await postJson("/v1/auth/password/forgot", { email, redirect_to: target })).status).toBe(202);
+		const token = tokenFrom(await waitForMail(email, 2), "/v1/auth/password/reset");
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(Date.now() + 2 * 3600 * 1000);
+		const hidden = `<input type="hidden" name="redirect_to" value="${target}">`;
+		const opened = await app.fetch(new Request(new URL(`/v1/auth/password/reset?token=${token}`, BASE)));
+		expect(await opened.text()).toContain(hidden);
+		const posted = await postForm("/v1/auth/password/reset", { token, password: "a brand new passphrase" });
+		expect(posted.status).toBe(410);
+		expect(await posted.text()).toContain(hidden);
+		// What that form sends: the new link leads back to the same app page.
+		expect((await postForm("/v1/auth/password/forgot", { email, redirect_to: target })).status).toBe(202);
+		const fresh = tokenFrom(await waitForMail(email, 3), "/v1/auth/password/reset");
+		const done = await postForm("/v1/auth/password/reset", { token: fresh, password: "a brand new passphrase" });
+		expect(await done.text()).toContain(`href="${amp(`${target}&status=password_reset`)}"`);
+	});
+
+	it("an expired confirmation link's page and form post keep redirect_to for the resend form", async () => {
+		const email = uniqueEmail("redirect");
+		const target = "https://app.test/welcome";
+		expect((await postJson("/v1/auth/register", { email, password: PASSWORD, redirect_to: target })).status).toBe(202);
+		const token = tokenFrom(await waitForMail(email), "/v1/auth/confirm");
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(Date.now() + 8 * 86_400_000);
+		const hidden = `<input type="hidden" name="redirect_to" value="${target}">`;
+		const opened = await app.fetch(
+			new Request(new URL(`/v1/auth/confirm?token=${token}`, BASE), { headers: { Accept: "text/html" } }),
+		);
+		expect(await opened.text()).toContain(hidden);
+		const posted = await postForm("/v1/auth/confirm", { token });
+		expect(posted.status).toBe(410);
+		const text = await posted.text();
+		expect(text).toContain(hidden);
+		expect(text).toContain('action="/v1/auth/confirm/resend?lang=en"');
+	});
+
+	it("a dead link requested without redirect_to offers a form without one", async () => {
+		const text = await (await postForm("/v1/auth/confirm", { token: "unknown" })).text();
+		expect(text).toContain('action="/v1/auth/confirm/resend?lang=en"');
+		expect(text).not.toContain('name="redirect_to"');
 	});
 
 	it("shows no continue link when the link was requested without redirect_to", async () => {

@@ -92,6 +92,16 @@ export async function startFlow(
 }
 
 /**
+ * The origin a flow of `provider` sends the browser to (the consent page's CSP must allow a form
+ * post to end there). Built like a real authorization URL, from throwaway values that never leave
+ * this function; throws `OAuthProviderError` when an OIDC issuer cannot be discovered.
+ */
+export async function authorizationOrigin(provider: OAuthProvider): Promise<string> {
+	const url = await provider.createAuthorizationURL(generateState(), generateCodeVerifier(), generateState());
+	return url.origin;
+}
+
+/**
  * Reads and clears the flow of `provider` and checks it against the callback's `state`. Returns
  * null when the cookie is missing, forged, expired or for another flow: the caller must not trust
  * anything from such a callback, not even where to redirect.
