@@ -95,10 +95,13 @@ async function bannerText(page: Page): Promise<string> {
 
 /** True once every `<img>` matching `selector` has loaded real pixels. */
 async function imagesRendered(page: Page, selector: string): Promise<boolean> {
+	type Loaded = { complete: boolean; naturalWidth: number };
 	return page
 		.locator(selector)
-		.evaluateAll((images) =>
-			images.every((image) => (image as HTMLImageElement).complete && (image as HTMLImageElement).naturalWidth > 0),
+		.evaluateAll(
+			(images) =>
+				images.length > 0 &&
+				images.every((image) => (image as unknown as Loaded).complete && (image as unknown as Loaded).naturalWidth > 0),
 		);
 }
 
