@@ -21,6 +21,7 @@ import { avatarRoutes } from "./routes/avatars";
 import { confirmationRoutes } from "./routes/confirmation";
 import { docsRoutes } from "./routes/docs";
 import { imageContentRoutes, imageRoutes } from "./routes/images";
+import { magicLinkRoutes } from "./routes/magic-link";
 import { meRoutes } from "./routes/me";
 import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
@@ -67,6 +68,7 @@ export function createApp() {
 	app.route("/v1/auth", authRoutes);
 	app.route("/v1/auth", confirmationRoutes);
 	app.route("/v1/auth/oauth", oauthRoutes);
+	app.route("/v1/auth/magic-link", magicLinkRoutes);
 	// Before /v1/me: its "*" requireAuth would otherwise run a second time for these paths.
 	app.route("/v1/me/accounts", accountRoutes);
 	app.route("/v1/me/mfa", mfaRoutes);

@@ -15,6 +15,14 @@ const styleHash = `'sha256-${encodeBase64(sha256(new TextEncoder().encode(STYLE)
 /** The pages run no script at all: only our one stylesheet, forms posting back to us. */
 export const PAGE_CSP = `default-src 'none'; style-src ${styleHash}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
 
+/**
+ * The page CSP with more targets its forms may post to (or be redirected to after posting):
+ * Chromium checks form-action along the redirect chain of a form submission.
+ */
+export function pageCspWithFormTargets(origins: readonly string[]): string {
+	return PAGE_CSP.replace("form-action 'self'", ["form-action 'self'", ...origins].join(" "));
+}
+
 /** Headers every HTML page sends: strict CSP, no referrer (the URL carries a token), no caching. */
 export const PAGE_HEADERS: Record<string, string> = {
 	"Content-Security-Policy": PAGE_CSP,

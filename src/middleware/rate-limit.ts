@@ -20,7 +20,11 @@ export type RateLimitScope =
 	| "forgot_email"
 	| "upload_user"
 	| "mfa_account"
-	| "mfa_ip";
+	| "mfa_ip"
+	| "magic_ip"
+	| "magic_email"
+	| "magic_verify_ip"
+	| "email_change_user";
 
 /**
  * The counter key of `subject` (an address, a normalized email, a user id) in `scope`. Subjects are

@@ -4,7 +4,7 @@ import type { Database } from "../db/client";
 import { sessions, users, verificationTokens } from "../db/schema";
 import { hashToken, newSecretToken } from "../lib/crypto";
 
-export type TokenPurpose = "confirm_email" | "reset_password" | "oauth_login";
+export type TokenPurpose = "confirm_email" | "reset_password" | "oauth_login" | "change_email";
 
 /**
  * Issues a single-use token for `purpose` and deletes every older one of the same user and
@@ -16,6 +16,7 @@ export async function issueVerificationToken(
 	purpose: TokenPurpose,
 	ttlSeconds: number,
 	redirectTo: string | null = null,
+	newEmail: string | null = null,
 ): Promise<string> {
 	const token = newSecretToken();
 	await db.batch([
@@ -28,6 +29,7 @@ export async function issueVerificationToken(
 			purpose,
 			expiresAt: new Date(Date.now() + ttlSeconds * 1000),
 			redirectTo,
+			newEmail,
 		}),
 	]);
 	return token;

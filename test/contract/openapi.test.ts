@@ -131,6 +131,16 @@ async function resetToken() {
 	return tokenFrom(await waitForMail(email, 2), "/v1/auth/password/reset");
 }
 
+/** A magic link's token for a confirmed user (through `vars`, e.g. to allow a redirect_to). */
+async function magicToken(extra: Record<string, unknown> = {}, vars?: Vars) {
+	const { email } = await signedInUser();
+	const res = await send({ method: "POST", path: "/v1/auth/magic-link", json: { email, ...extra }, vars });
+	expect(res.status).toBe(202);
+	return tokenFrom(await waitForMail(email, 2), "/v1/auth/magic-link");
+}
+
+const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
+
 /** The callback request of an approved provider flow, with the browser's flow cookie. */
 function callbackSpec(jar: CookieJar, provider: string, query: Record<string, string>): Spec {
 	const path = `/v1/auth/oauth/${provider}/callback?${new URLSearchParams(query)}`;
@@ -264,6 +274,29 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			const token = await resetToken();
 			expired(1801);
 			return { method: "POST", path: "/v1/auth/password/reset", json: { token, password: "a brand new passphrase" } };
+		},
+	},
+
+	"POST /v1/auth/magic-link": {
+		202: async () => ({ method: "POST", path: "/v1/auth/magic-link", json: { email: uniqueEmail() } }),
+	},
+	"GET /v1/auth/magic-link": {
+		200: async () => ({ method: "GET", path: `/v1/auth/magic-link?token=${await magicToken()}` }),
+		400: async () => ({ method: "GET", path: `/v1/auth/magic-link?token=${"x".repeat(513)}` }),
+	},
+	"POST /v1/auth/magic-link/verify": {
+		200: async () => ({ method: "POST", path: "/v1/auth/magic-link/verify", json: { token: await magicToken() } }),
+		302: async () => {
+			const vars = { APP_REDIRECT_URLS: "https://app.test/signed-in" };
+			const token = await magicToken({ redirect_to: "https://app.test/signed-in" }, vars);
+			const body = new URLSearchParams({ token }).toString();
+			return { method: "POST", path: "/v1/auth/magic-link/verify", body, headers: FORM, vars };
+		},
+		400: async () => ({ method: "POST", path: "/v1/auth/magic-link/verify", json: { token: "not-a-token" } }),
+		410: async () => {
+			const token = await magicToken();
+			expired(601);
+			return { method: "POST", path: "/v1/auth/magic-link/verify", json: { token } };
 		},
 	},
 
