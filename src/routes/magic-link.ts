@@ -6,7 +6,7 @@ import { AppError } from "../lib/errors";
 import { PAGE_HEADERS, pageCspWithFormTargets, renderPage, statusMessage } from "../lib/html";
 import { directionOf } from "../lib/i18n";
 import { log } from "../lib/log";
-import { BODY_ERRORS, type DocumentedError, OUTAGE, PUBLIC, htmlPage, json, problems } from "../lib/openapi";
+import { BODY_ERRORS, OUTAGE, PUBLIC, htmlPage, json, problems, problemsOrPage } from "../lib/openapi";
 import type { ProblemBody } from "../lib/problem";
 import { appRedirect } from "../middleware/app-redirect";
 import { audit } from "../middleware/audit";
@@ -36,21 +36,6 @@ magicLinkRoutes.openAPIRegistry.register("MagicLinkBody", magicLinkBody);
 magicLinkRoutes.openAPIRegistry.register("MagicVerifyBody", magicVerifyBody);
 
 const NO_STORE = { "Cache-Control": "no-store" };
-
-/** Problem responses that a form post (the page's button) receives as an HTML page instead. */
-function problemsOrPage(...errors: DocumentedError[]) {
-	const responses = problems(...errors);
-	for (const [status, response] of Object.entries(responses)) {
-		// The JSON body limit of /v1/auth runs before the route, so a 413 stays problem+json.
-		if (status === "413") continue;
-		responses[status] = {
-			...response,
-			description: `${response.description} (a form post gets an HTML page)`,
-			content: { ...response.content, "text/html": { schema: { type: "string" as const } } },
-		};
-	}
-	return responses;
-}
 
 const requestRoute = createRoute({
 	method: "post",

@@ -78,17 +78,23 @@ export async function queueMagicLinkMail(
 
 /**
  * An email change: the link to the NEW address (it proves the new mailbox) and a notice to the
- * current one, both in the user's saved locale. Returns the outbox ids to deliver.
+ * current one, both in the user's saved locale; with `noticeOnly`, the notice alone. Returns the
+ * outbox ids to deliver.
  */
 export async function queueEmailChangeMails(
 	db: Database,
 	config: Config,
 	user: User,
 	newEmail: string,
+	options: { noticeOnly?: boolean } = {},
 ): Promise<string[]> {
+	const mailer = { encryptionKey: config.ENCRYPTION_KEY };
+	const to = recipient(config, user);
+	const notice = await renderNoticeMail({ kind: "email_change_requested", ...to, params: { email: newEmail } });
+	const noticeId = await enqueueMail(db, mailer, notice, { userId: user.id, expiresAt: null });
+	if (options.noticeOnly) return [noticeId];
 	const ttlSeconds = config.EMAIL_CHANGE_TTL_SECONDS;
 	const token = await issueVerificationToken(db, user.id, "change_email", ttlSeconds, null, newEmail);
-	const to = recipient(config, user);
 	const link = await renderActionMail({
 		kind: "email_change",
 		...to,
@@ -96,12 +102,11 @@ export async function queueEmailChangeMails(
 		link: actionLink(config, "/v1/auth/email/confirm", token),
 		ttlMinutes: Math.round(ttlSeconds / 60),
 	});
-	const notice = await renderNoticeMail({ kind: "email_change_requested", ...to, params: { email: newEmail } });
-	const mailer = { encryptionKey: config.ENCRYPTION_KEY };
-	return Promise.all([
-		enqueueMail(db, mailer, link, { userId: user.id, expiresAt: new Date(Date.now() + ttlSeconds * 1000) }),
-		enqueueMail(db, mailer, notice, { userId: user.id, expiresAt: null }),
-	]);
+	const linkId = await enqueueMail(db, mailer, link, {
+		userId: user.id,
+		expiresAt: new Date(Date.now() + ttlSeconds * 1000),
+	});
+	return [linkId, noticeId];
 }
 
 function actionLink(config: Config, path: string, token: string): string {

@@ -73,7 +73,7 @@ export async function spendVerificationToken(
 	db: Database,
 	token: string,
 	purpose: TokenPurpose,
-	effects: (spentBy: ReturnType<typeof spentBySubquery>) => BatchItem<"sqlite">[] = () => [],
+	effects: (spentBy: ReturnType<typeof spentBySubquery>, spend: SpendMark) => BatchItem<"sqlite">[] = () => [],
 ): Promise<SpendResult> {
 	const tokenHash = hashToken(token);
 	// A unique stamp (ms plus a random sub-ms fraction) tells this spend apart from a concurrent one.
@@ -90,12 +90,15 @@ export async function spendVerificationToken(
 			),
 		)
 		.returning({ userId: verificationTokens.userId, redirectTo: verificationTokens.redirectTo });
-	const [spent] = await db.batch([spend, ...effects(spentBySubquery(tokenHash, stamp))]);
+	const [spent] = await db.batch([spend, ...effects(spentBySubquery(tokenHash, stamp), { tokenHash, stamp })]);
 	const winner = spent[0];
 	if (winner) return { ok: true, userId: winner.userId, redirectTo: winner.redirectTo };
 	const { state } = await inspectVerificationToken(db, token, purpose);
 	return { ok: false, state: state === "valid" ? "spent" : state };
 }
+
+/** Which row a spend marked: effects that need more of the spent row than its user select it by these. */
+export type SpendMark = { tokenHash: string; stamp: number };
 
 /** SQL selecting the user id of the token spent with `stamp` (empty when another request won). */
 export function spentBySubquery(tokenHash: string, stamp: number) {

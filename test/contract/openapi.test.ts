@@ -141,6 +141,14 @@ async function magicToken(extra: Record<string, unknown> = {}, vars?: Vars) {
 
 const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
 
+/** An email-change link's token (mailed to `newEmail`) of a confirmed user. */
+async function emailChangeToken(newEmail = uniqueEmail("new")) {
+	const { token } = await signedInUser();
+	const res = await send({ method: "POST", path: "/v1/me/email", token, json: { new_email: newEmail } });
+	expect(res.status).toBe(202);
+	return tokenFrom(await waitForMail(newEmail), "/v1/auth/email/confirm");
+}
+
 /** The callback request of an approved provider flow, with the browser's flow cookie. */
 function callbackSpec(jar: CookieJar, provider: string, query: Record<string, string>): Spec {
 	const path = `/v1/auth/oauth/${provider}/callback?${new URLSearchParams(query)}`;
@@ -297,6 +305,48 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			const token = await magicToken();
 			expired(601);
 			return { method: "POST", path: "/v1/auth/magic-link/verify", json: { token } };
+		},
+	},
+
+	"POST /v1/me/email": {
+		202: async () => ({
+			method: "POST",
+			path: "/v1/me/email",
+			token: (await signedInUser()).token,
+			json: { new_email: uniqueEmail("new") },
+		}),
+		401: async () => ({ method: "POST", path: "/v1/me/email", json: { new_email: uniqueEmail("new") } }),
+		429: async () => ({
+			method: "POST",
+			path: "/v1/me/email",
+			token: (await signedInUser()).token,
+			json: { new_email: uniqueEmail("new") },
+			vars: { RATE_LIMIT_MAIL_EMAIL: "1/3600" },
+			repeat: 2,
+		}),
+	},
+	"GET /v1/auth/email/confirm": {
+		200: async () => ({ method: "GET", path: `/v1/auth/email/confirm?token=${await emailChangeToken()}` }),
+		400: async () => ({ method: "GET", path: `/v1/auth/email/confirm?token=${"x".repeat(513)}` }),
+	},
+	"POST /v1/auth/email/confirm": {
+		200: async () => ({ method: "POST", path: "/v1/auth/email/confirm", json: { token: await emailChangeToken() } }),
+		400: async () => ({ method: "POST", path: "/v1/auth/email/confirm", json: { token: "not-a-token" } }),
+		409: async () => {
+			const target = uniqueEmail("taken");
+			const token = await emailChangeToken(target);
+			const taken = await send({
+				method: "POST",
+				path: "/v1/auth/register",
+				json: { email: target, password: PASSWORD },
+			});
+			expect(taken.status).toBe(202);
+			return { method: "POST", path: "/v1/auth/email/confirm", json: { token } };
+		},
+		410: async () => {
+			const token = await emailChangeToken();
+			expired(1801);
+			return { method: "POST", path: "/v1/auth/email/confirm", json: { token } };
 		},
 	},
 

@@ -188,7 +188,10 @@ async function mailedLinkFlows(): Promise<void> {
 	expect(reset.status).toBe(200);
 }
 
-/** Magic links: request (known, unknown), page, wrong code, code, token (sign-up), and the claim of an unconfirmed account. */
+/**
+ * Magic links: request (known, unknown), page, wrong code, code, token (sign-up), the claim of an
+ * unconfirmed account; then an email change (request, page, confirm).
+ */
 async function passwordlessFlows(): Promise<void> {
 	const links = appWith({ APP_REDIRECT_URLS: "https://app.test/signed-in" });
 	const { email } = await signedInUser();
@@ -220,6 +223,15 @@ async function passwordlessFlows(): Promise<void> {
 	expect((await links.send("POST", "/v1/auth/magic-link", { body: { email: squatted } })).status).toBe(202);
 	const claim = tokenFrom(await waitForMail(squatted, 2), "/v1/auth/magic-link");
 	expect((await send("POST", "/v1/auth/magic-link/verify", { body: { token: claim } })).status).toBe(200);
+
+	const mover = await signedInUser();
+	const newEmail = uniqueEmail("moved");
+	expect((await links.send("POST", "/v1/me/email", { token: mover.token, body: { new_email: newEmail } })).status).toBe(
+		202,
+	);
+	const change = tokenFrom(await waitForMail(newEmail), "/v1/auth/email/confirm");
+	expect((await api(`/v1/auth/email/confirm?token=${change}`)).status).toBe(200);
+	expect((await send("POST", "/v1/auth/email/confirm", { body: { token: change } })).status).toBe(200);
 }
 
 /** Upload, list, metadata, download (whole, revalidated, ranged), replace, rename, delete; avatars. */
