@@ -1,4 +1,6 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import worker from "../../src/index";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { translator } from "../../src/lib/i18n";
 import {
@@ -409,6 +411,25 @@ describe("magic link: security", () => {
 		expect(await userRow(email)).toMatchObject({ password_hash: null });
 		const count = await env.DB.prepare("select count(*) as n from users where email = ?").bind(email).first("n");
 		expect(count).toBe(1);
+	});
+
+	it("the cron deletes links past their expiry and keeps live ones", async () => {
+		const { email } = await signedInUser();
+		await requestLink(email);
+		await waitForMail(email, 2);
+		const live = uniqueEmail("live");
+		const count = (address: string) =>
+			env.DB.prepare("select count(*) as n from magic_links where email = ?").bind(address).first("n");
+		const ctx = createExecutionContext();
+		// The prune runs on the first tick of an hour: the first one after the link expired.
+		const later = Math.ceil((Date.now() + 601_000) / 3_600_000) * 3_600_000;
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(later);
+		await requestLink(live);
+		await worker.scheduled(createScheduledController({ scheduledTime: later }), env, ctx);
+		await waitOnExecutionContext(ctx);
+		expect(await count(email)).toBe(0);
+		expect(await count(live)).toBe(1);
 	});
 
 	it("stores only hashes: neither the token nor the code appears in the table", async () => {
