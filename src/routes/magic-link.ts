@@ -32,7 +32,6 @@ import type { AppEnv } from "../types";
 /** /v1/auth/magic-link: passwordless sign-in by a mailed link or the 6-digit code in the same mail. */
 export const magicLinkRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-magicLinkRoutes.openAPIRegistry.register("MagicLinkBody", magicLinkBody);
 magicLinkRoutes.openAPIRegistry.register("MagicVerifyBody", magicVerifyBody);
 
 const NO_STORE = { "Cache-Control": "no-store" };
