@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench:enumeration`: does answering take measurably longer for an email that has an
-// account than for one that does not? For register, login, resend and forgot-password it sends
+// account than for one that does not? For register, login, resend, forgot-password, magic-link and
+// email change (a new address another account uses vs a free one) it sends
 // interleaved pairs of requests (known address, unknown address) to a local `wrangler dev` and
 // compares the median response times; a difference above the tolerance is an account-enumeration
 // oracle. Standalone: it starts its own wrangler dev (own port, own state) and stops it.
@@ -27,11 +28,11 @@ const LIFTED = "100000000/60";
 
 const fresh = (tag) => `${tag}-${randomBytes(6).toString("hex")}@example.com`;
 
-async function post(base, path, body) {
+async function post(base, path, body, headers = {}) {
 	const started = performance.now();
 	const res = await fetch(`${base}${path}`, {
 		method: "POST",
-		headers: { "Content-Type": "application/json" },
+		headers: { "Content-Type": "application/json", ...headers },
 		body: JSON.stringify(body),
 	});
 	await res.arrayBuffer();
@@ -54,6 +55,9 @@ const server = await startWranglerDev({
 	RATE_LIMIT_REGISTER_IP: LIFTED,
 	RATE_LIMIT_MAIL_EMAIL: LIFTED,
 	RATE_LIMIT_MAIL_IP: LIFTED,
+	// The email-change samples share one login's access token: it must stay fresh throughout.
+	FRESH_TOKEN_SECONDS: "86400",
+	ACCESS_TOKEN_SECONDS: "86400",
 });
 const results = [];
 try {
@@ -73,6 +77,23 @@ try {
 	// One unknown address throughout where asking creates nothing (login, resend, forgot), so both
 	// sides update their per-email rate-limit counter alike; register needs a new one each time.
 	const nobody = fresh("nobody");
+	// A second confirmed account asks to move to the known (taken) address or to a free one.
+	const mover = fresh("mover");
+	await post(base, "/v1/auth/register", { email: mover, password: PASSWORD });
+	const [, moverToken] = await waitForOutput(
+		server,
+		new RegExp(`To: ${mover}[\\s\\S]*?/v1/auth/confirm\\?token=([\\w-]+)`),
+	);
+	if ((await post(base, "/v1/auth/confirm", { token: moverToken })).status !== 200)
+		throw new Error("could not confirm the moving account");
+	const signIn = await fetch(`${base}/v1/auth/login`, {
+		method: "POST",
+		headers: { "Content-Type": "application/json" },
+		body: JSON.stringify({ email: mover, password: PASSWORD }),
+	});
+	const { access_token: moverAccess } = await signIn.json();
+	const bearer = { Authorization: `Bearer ${moverAccess}` };
+	const freeAddress = fresh("free");
 	const endpoints = [
 		{
 			name: "register",
@@ -98,6 +119,20 @@ try {
 			known: () => ({ email: confirmed }),
 			unknown: () => ({ email: nobody }),
 		},
+		{
+			// An unknown address gets a sign-up link (MAGIC_LINK_SIGNUP=on), a known one a sign-in link.
+			name: "magic-link",
+			path: "/v1/auth/magic-link",
+			known: () => ({ email: confirmed }),
+			unknown: () => ({ email: nobody }),
+		},
+		{
+			name: "email-change",
+			path: "/v1/me/email",
+			headers: bearer,
+			known: () => ({ new_email: confirmed }),
+			unknown: () => ({ new_email: freeAddress }),
+		},
 	].filter((endpoint) => !ONLY || ONLY.has(endpoint.name));
 
 	for (const endpoint of endpoints) {
@@ -109,7 +144,7 @@ try {
 			const order = i % 2 === 0 ? ["known", "unknown"] : ["unknown", "known"];
 			for (const side of order) {
 				await new Promise((resolve) => setTimeout(resolve, GAP_MS));
-				const { ms, status } = await post(base, endpoint.path, endpoint[side]());
+				const { ms, status } = await post(base, endpoint.path, endpoint[side](), endpoint.headers);
 				statuses.add(`${side}:${status}`);
 				if (i >= WARMUP) (side === "known" ? known : unknown).push(ms);
 			}
@@ -127,7 +162,7 @@ try {
 		});
 		const last = results.at(-1);
 		console.log(
-			`${last.endpoint.padEnd(9)} known median ${last.known.median.toFixed(1).padStart(7)} ms ` +
+			`${last.endpoint.padEnd(12)} known median ${last.known.median.toFixed(1).padStart(7)} ms ` +
 				`(p25 ${last.known.p25.toFixed(1)}, p75 ${last.known.p75.toFixed(1)})  ` +
 				`unknown median ${last.unknown.median.toFixed(1).padStart(7)} ms ` +
 				`(p25 ${last.unknown.p25.toFixed(1)}, p75 ${last.unknown.p75.toFixed(1)})  ` +

@@ -21,7 +21,9 @@ import { authRoutes } from "./routes/auth";
 import { avatarRoutes } from "./routes/avatars";
 import { confirmationRoutes } from "./routes/confirmation";
 import { docsRoutes } from "./routes/docs";
+import { emailChangeRoutes, emailConfirmRoutes } from "./routes/email-change";
 import { imageContentRoutes, imageRoutes } from "./routes/images";
+import { magicLinkRoutes } from "./routes/magic-link";
 import { meRoutes } from "./routes/me";
 import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
@@ -56,7 +58,7 @@ export function createApp() {
 	app.use("/v1/auth/*", jsonBodyLimit());
 	app.on(
 		["PATCH", "PUT", "POST", "DELETE"],
-		["/v1/me", "/v1/me/password", "/v1/me/accounts/*", "/v1/me/mfa/*"],
+		["/v1/me", "/v1/me/password", "/v1/me/email", "/v1/me/accounts/*", "/v1/me/mfa/*"],
 		jsonBodyLimit(),
 	);
 	// Uploads enforce MAX_IMAGE_BYTES themselves (src/services/uploads.ts); only the JSON rename is capped here.
@@ -70,10 +72,13 @@ export function createApp() {
 	app.route("/v1/auth", confirmationRoutes);
 	app.route("/v1/auth/oauth", oauthLinkRoutes);
 	app.route("/v1/auth/oauth", oauthRoutes);
+	app.route("/v1/auth/magic-link", magicLinkRoutes);
+	app.route("/v1/auth/email", emailConfirmRoutes);
 	// Before /v1/me: its "*" requireAuth would otherwise run a second time for these paths.
 	app.route("/v1/me/accounts", accountRoutes);
 	app.route("/v1/me/mfa", mfaRoutes);
 	app.route("/v1/me/sessions", sessionRoutes);
+	app.route("/v1/me/email", emailChangeRoutes);
 	// Also before /v1/me: PUT/DELETE /v1/me/avatar check auth themselves, GET /v1/users/:id/avatar is public.
 	app.route("/", avatarRoutes);
 	app.route("/v1/images", imageContentRoutes);

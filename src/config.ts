@@ -58,6 +58,12 @@ const configSchema = z
 		FRESH_TOKEN_SECONDS: seconds(600),
 		CONFIRMATION_TTL_SECONDS: seconds(1800),
 		RESET_TTL_SECONDS: seconds(1800),
+		/** Lifetime of a magic link and its email code. */
+		MAGIC_LINK_SECONDS: seconds(600),
+		/** "on": a magic link to an unknown address creates the account when used; "off": nothing is mailed. */
+		MAGIC_LINK_SIGNUP: z.enum(["on", "off"]).default("on"),
+		/** Lifetime of an email-change link (mailed to the new address). */
+		EMAIL_CHANGE_TTL_SECONDS: seconds(1800),
 		DEFAULT_LOCALE: z.string().default("en"),
 		CORS_ORIGINS: list,
 		MAIL_FROM: z.string().default("Atrium <no-reply@atrium.example>"),

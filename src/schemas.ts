@@ -85,6 +85,40 @@ export const emailBody = z.object({ email: emailSchema, redirect_to: redirectToS
 
 export const resetBody = z.object({ token: z.string().min(1).max(512), password: passwordSchema });
 
+/** POST /v1/auth/magic-link: where to mail a link and code, and (for a new address) in which language. */
+export const magicLinkBody = z.object({
+	email: emailSchema,
+	redirect_to: redirectToSchema,
+	locale: localeSchema.optional(),
+});
+
+/** POST /v1/auth/magic-link/verify: the mailed link's token, or the address and its 6-digit code. */
+export const magicVerifyBody = z
+	.object({
+		token: z.string().min(1).max(512).optional(),
+		email: z.string().max(254).optional(),
+		code: z
+			.string()
+			.regex(/^\d{6}$/)
+			.optional()
+			.meta({ example: "042519" }),
+	})
+	.superRefine((value, ctx) => {
+		const byToken = value.token !== undefined;
+		const byCode = value.email !== undefined || value.code !== undefined;
+		if (byToken === byCode || (byCode && (value.email === undefined || value.code === undefined))) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["token"],
+				params: { code: "token_or_email_code" },
+				message: "send token, or email and code",
+			});
+		}
+	});
+
+/** POST /v1/me/email */
+export const emailChangeBody = z.object({ new_email: emailSchema });
+
 /** A second-factor code typed by the user: a TOTP code, or (to turn TOTP off) a recovery code. */
 export const mfaCodeBody = z.object({ code: z.string().min(1).max(64).meta({ example: "123456" }) });
 

@@ -68,7 +68,10 @@ export const refreshTokens = sqliteTable(
 	(t) => [index("refresh_tokens_session_idx").on(t.sessionId)],
 );
 
-/** Single-use, hashed tokens mailed or handed out: email confirmation, password reset, OAuth login codes. */
+/**
+ * Single-use, hashed tokens mailed or handed out: email confirmation, password reset, OAuth login
+ * codes, and email change (which also holds the address it changes to).
+ */
 export const verificationTokens = sqliteTable(
 	"verification_tokens",
 	{
@@ -76,14 +79,48 @@ export const verificationTokens = sqliteTable(
 		userId: text("user_id")
 			.notNull()
 			.references(() => users.id, { onDelete: "cascade" }),
-		purpose: text("purpose", { enum: ["confirm_email", "reset_password", "oauth_login"] }).notNull(),
+		purpose: text("purpose", { enum: ["confirm_email", "reset_password", "oauth_login", "change_email"] }).notNull(),
 		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
 		spentAt: integer("spent_at", { mode: "timestamp_ms" }),
 		/** The app page the mailed link's result page leads back to (an APP_REDIRECT_URLS match). */
 		redirectTo: text("redirect_to"),
+		/** change_email only: the normalized address the account moves to when the link is used. */
+		newEmail: text("new_email"),
 		createdAt: createdAt(),
 	},
 	(t) => [index("verification_tokens_user_purpose_idx").on(t.userId, t.purpose)],
+);
+
+/**
+ * Passwordless sign-in: one mailed link and its 6-digit code, single-use together. Keyed by the
+ * mailbox (`email`), not by an account: using it signs in to whichever account has that address
+ * then, or creates one (a sign-up link). `user_id` is the account known at request time, so that
+ * deleting it deletes its links.
+ */
+export const magicLinks = sqliteTable(
+	"magic_links",
+	{
+		tokenHash: text("token_hash").primaryKey(),
+		/** Normalized address the link and code were mailed to. */
+		email: text("email").notNull(),
+		userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+		/** SHA-256 of "<email>:<code>"; the code itself is never stored. */
+		codeHash: text("code_hash").notNull(),
+		/** Wrong codes typed so far; the fifth spends the row. */
+		failures: integer("failures").notNull().default(0),
+		/** The mail's language: a sign-up creates the account with it, the page opens in it. */
+		locale: text("locale").notNull(),
+		redirectTo: text("redirect_to"),
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+		spentAt: integer("spent_at", { mode: "timestamp_ms" }),
+		createdAt: createdAt(),
+	},
+	(t) => [
+		index("magic_links_email_idx").on(t.email),
+		index("magic_links_user_idx").on(t.userId),
+		// The cron deletes ended links by age.
+		index("magic_links_expires_idx").on(t.expiresAt),
+	],
 );
 
 /**

@@ -24,6 +24,14 @@ export function pageCsp(formTargets: readonly string[] = []): string {
 
 export const PAGE_CSP = pageCsp();
 
+/**
+ * The page CSP with more targets its forms may post to (or be redirected to after posting):
+ * Chromium checks form-action along the redirect chain of a form submission.
+ */
+export function pageCspWithFormTargets(origins: readonly string[]): string {
+	return PAGE_CSP.replace("form-action 'self'", ["form-action 'self'", ...origins].join(" "));
+}
+
 /** Headers every HTML page sends: strict CSP, no referrer (the URL carries a token), no caching. */
 export const PAGE_HEADERS: Record<string, string> = {
 	"Content-Security-Policy": PAGE_CSP,

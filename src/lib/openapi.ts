@@ -98,6 +98,23 @@ export function problems(...errors: DocumentedError[]): Record<string, ProblemRe
 	return responses;
 }
 
+/**
+ * Problem responses of a JSON-or-form post: a form post (an HTML page's button) receives them as
+ * an HTML page instead. A 413 stays problem+json: the JSON body limit runs before the route.
+ */
+export function problemsOrPage(...errors: DocumentedError[]): Record<string, ProblemResponse> {
+	const responses = problems(...errors);
+	for (const [status, response] of Object.entries(responses)) {
+		if (status === "413") continue;
+		responses[status] = {
+			...response,
+			description: `${response.description} (a form post gets an HTML page)`,
+			content: { ...response.content, "text/html": { schema: { type: "string" as const } } },
+		};
+	}
+	return responses;
+}
+
 /** A JSON response whose body is `schema`. */
 export function json<T extends z.ZodType>(description: string, schema: T, headers: HeadersObject = {}) {
 	return {

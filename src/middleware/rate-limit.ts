@@ -22,7 +22,11 @@ export type RateLimitScope =
 	| "mfa_account"
 	| "mfa_ip"
 	| "admin_auth_ip"
-	| "oauth_link_ip";
+	| "oauth_link_ip"
+	| "magic_ip"
+	| "magic_email"
+	| "magic_verify_ip"
+	| "email_change_user";
 
 /**
  * The counter key of `subject` (an address, a normalized email, a user id) in `scope`. Subjects are

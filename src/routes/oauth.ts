@@ -29,15 +29,12 @@ import {
 import { linkedProviders, linkOAuthIdentity, resolveOAuthLogin } from "../services/oauth/accounts";
 import { type FlowState, startFlow, takeFlow } from "../services/oauth/flow";
 import { findActiveSession } from "../services/sessions";
-import { signInOrChallenge } from "../services/sign-in";
+import { LOGIN_CODE_SECONDS, signInOrChallenge } from "../services/sign-in";
 import { findUserById } from "../services/users";
 import { issueVerificationToken, spendVerificationToken } from "../services/verification";
 import type { AppEnv } from "../types";
 
 export const oauthRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-
-/** One-time login codes handed to the app in the redirect: short, since they travel in a URL. */
-const LOGIN_CODE_SECONDS = 60;
 
 const NO_STORE = { "Cache-Control": "no-store" };
 

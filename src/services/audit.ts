@@ -1,3 +1,4 @@
+import { pruneMagicLinks } from "./magic-links";
 import { pruneOAuthStates } from "./oauth/flow";
 import { pruneLinkTickets } from "./oauth/link-tickets";
 import type { EventBody } from "../schemas";
@@ -36,7 +37,10 @@ export type AuditEventType =
 	/** Admin API actions; their detail carries `actor: "admin"`. */
 	| "account_disabled"
 	| "account_enabled"
-	| "sessions_revoked";
+	| "sessions_revoked"
+	| "magic_link_failed"
+	| "email_change_requested"
+	| "email_changed";
 
 /** Non-secret context only: ids, provider names, methods, counts. Never tokens, passwords or emails. */
 export type AuditDetail = Record<string, string | number | boolean | null>;
@@ -114,7 +118,7 @@ export async function pruneAuditEvents(db: Database, before: Date): Promise<numb
 
 /**
  * The cron's retention job: audit events past AUDIT_RETENTION_DAYS, rate-limit windows that ended
- * and second-step challenges that can no longer be used.
+ * second-step challenges and magic links that can no longer be used.
  */
 export async function pruneSecurityRecords(
 	db: Database,
@@ -122,13 +126,28 @@ export async function pruneSecurityRecords(
 	now = Date.now(),
 ) {
 	const before = new Date(now - config.AUDIT_RETENTION_DAYS * 86_400_000);
-	const [auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted, linkTicketsDeleted] =
+	const [
+		auditEventsDeleted,
+		rateLimitsDeleted,
+		mfaChallengesDeleted,
+		oauthStatesDeleted,
+		linkTicketsDeleted,
+		magicLinksDeleted,
+	] =
 		await Promise.all([
 			pruneAuditEvents(db, before),
 			pruneRateLimits(db, now),
 			pruneMfaChallenges(db, now),
 			pruneOAuthStates(db, new Date(now)),
 			pruneLinkTickets(db, new Date(now)),
+			pruneMagicLinks(db, new Date(now)),
 		]);
-	return { auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted, linkTicketsDeleted };
+	return {
+		auditEventsDeleted,
+		rateLimitsDeleted,
+		mfaChallengesDeleted,
+		oauthStatesDeleted,
+		linkTicketsDeleted,
+		magicLinksDeleted,
+	};
 }

@@ -6,6 +6,9 @@ import { createMfaChallenge, totpEnabled } from "./mfa";
 import { createSession } from "./sessions";
 import { issueTokenResponse } from "./tokens";
 
+/** One-time login codes handed to an app in a redirect: short, since they travel in a URL. */
+export const LOGIN_CODE_SECONDS = 60;
+
 /** An `mfa_token` lives 5 minutes (the contract's number, not a setting). */
 export const MFA_TOKEN_SECONDS = 300;
 

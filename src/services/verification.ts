@@ -4,7 +4,7 @@ import type { Database } from "../db/client";
 import { sessions, users, verificationTokens } from "../db/schema";
 import { hashToken, newSecretToken } from "../lib/crypto";
 
-export type TokenPurpose = "confirm_email" | "reset_password" | "oauth_login";
+export type TokenPurpose = "confirm_email" | "reset_password" | "oauth_login" | "change_email";
 
 /**
  * Issues a single-use token for `purpose` and deletes every older one of the same user and
@@ -16,6 +16,7 @@ export async function issueVerificationToken(
 	purpose: TokenPurpose,
 	ttlSeconds: number,
 	redirectTo: string | null = null,
+	newEmail: string | null = null,
 ): Promise<string> {
 	const token = newSecretToken();
 	await db.batch([
@@ -28,6 +29,7 @@ export async function issueVerificationToken(
 			purpose,
 			expiresAt: new Date(Date.now() + ttlSeconds * 1000),
 			redirectTo,
+			newEmail,
 		}),
 	]);
 	return token;
@@ -72,7 +74,7 @@ export async function spendVerificationToken(
 	db: Database,
 	token: string,
 	purpose: TokenPurpose,
-	effects: (spentBy: ReturnType<typeof spentBySubquery>) => BatchItem<"sqlite">[] = () => [],
+	effects: (spentBy: ReturnType<typeof spentBySubquery>, spend: SpendMark) => BatchItem<"sqlite">[] = () => [],
 ): Promise<SpendResult> {
 	const tokenHash = hashToken(token);
 	// A unique stamp (ms plus a random sub-ms fraction) tells this spend apart from a concurrent one.
@@ -89,12 +91,15 @@ export async function spendVerificationToken(
 			),
 		)
 		.returning({ userId: verificationTokens.userId, redirectTo: verificationTokens.redirectTo });
-	const [spent] = await db.batch([spend, ...effects(spentBySubquery(tokenHash, stamp))]);
+	const [spent] = await db.batch([spend, ...effects(spentBySubquery(tokenHash, stamp), { tokenHash, stamp })]);
 	const winner = spent[0];
 	if (winner) return { ok: true, userId: winner.userId, redirectTo: winner.redirectTo };
 	const { state, redirectTo } = await inspectVerificationToken(db, token, purpose);
 	return { ok: false, state: state === "valid" ? "spent" : state, redirectTo };
 }
+
+/** Which row a spend marked: effects that need more of the spent row than its user select it by these. */
+export type SpendMark = { tokenHash: string; stamp: number };
 
 /** SQL selecting the user id of the token spent with `stamp` (empty when another request won). */
 export function spentBySubquery(tokenHash: string, stamp: number) {

@@ -140,6 +140,24 @@ async function resetToken() {
 	return tokenFrom(await waitForMail(email, 2), "/v1/auth/password/reset");
 }
 
+/** A magic link's token for a confirmed user (through `vars`, e.g. to allow a redirect_to). */
+async function magicToken(extra: Record<string, unknown> = {}, vars?: Vars) {
+	const { email } = await signedInUser();
+	const res = await send({ method: "POST", path: "/v1/auth/magic-link", json: { email, ...extra }, vars });
+	expect(res.status).toBe(202);
+	return tokenFrom(await waitForMail(email, 2), "/v1/auth/magic-link");
+}
+
+const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
+
+/** An email-change link's token (mailed to `newEmail`) of a confirmed user. */
+async function emailChangeToken(newEmail = uniqueEmail("new")) {
+	const { token } = await signedInUser();
+	const res = await send({ method: "POST", path: "/v1/me/email", token, json: { new_email: newEmail } });
+	expect(res.status).toBe(202);
+	return tokenFrom(await waitForMail(newEmail), "/v1/auth/email/confirm");
+}
+
 /** The callback request of an approved provider flow, with the browser's flow cookie. */
 function callbackSpec(jar: CookieJar, provider: string, query: Record<string, string>): Spec {
 	const path = `/v1/auth/oauth/${provider}/callback?${new URLSearchParams(query)}`;
@@ -292,6 +310,78 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			const token = await resetToken();
 			expired(1801);
 			return { method: "POST", path: "/v1/auth/password/reset", json: { token, password: "a brand new passphrase" } };
+		},
+	},
+
+	"POST /v1/auth/magic-link": {
+		202: async () => ({ method: "POST", path: "/v1/auth/magic-link", json: { email: uniqueEmail() } }),
+	},
+	"GET /v1/auth/magic-link": {
+		200: async () => ({ method: "GET", path: `/v1/auth/magic-link?token=${await magicToken()}` }),
+		400: async () => ({ method: "GET", path: `/v1/auth/magic-link?token=${"x".repeat(513)}` }),
+	},
+	"POST /v1/auth/magic-link/verify": {
+		200: async () => ({ method: "POST", path: "/v1/auth/magic-link/verify", json: { token: await magicToken() } }),
+		302: async () => {
+			const vars = { APP_REDIRECT_URLS: "https://app.test/signed-in" };
+			const token = await magicToken({ redirect_to: "https://app.test/signed-in" }, vars);
+			const body = new URLSearchParams({ token }).toString();
+			return { method: "POST", path: "/v1/auth/magic-link/verify", body, headers: FORM, vars };
+		},
+		400: async () => ({ method: "POST", path: "/v1/auth/magic-link/verify", json: { token: "not-a-token" } }),
+		403: async () => {
+			const { email, userId } = await signedInUser();
+			expect((await send({ method: "POST", path: "/v1/auth/magic-link", json: { email } })).status).toBe(202);
+			const token = tokenFrom(await waitForMail(email, 2), "/v1/auth/magic-link");
+			await disableUser(userId);
+			return { method: "POST", path: "/v1/auth/magic-link/verify", json: { token } };
+		},
+		410: async () => {
+			const token = await magicToken();
+			expired(601);
+			return { method: "POST", path: "/v1/auth/magic-link/verify", json: { token } };
+		},
+	},
+
+	"POST /v1/me/email": {
+		202: async () => ({
+			method: "POST",
+			path: "/v1/me/email",
+			token: (await signedInUser()).token,
+			json: { new_email: uniqueEmail("new") },
+		}),
+		401: async () => ({ method: "POST", path: "/v1/me/email", json: { new_email: uniqueEmail("new") } }),
+		429: async () => ({
+			method: "POST",
+			path: "/v1/me/email",
+			token: (await signedInUser()).token,
+			json: { new_email: uniqueEmail("new") },
+			vars: { RATE_LIMIT_MAIL_EMAIL: "1/3600" },
+			repeat: 2,
+		}),
+	},
+	"GET /v1/auth/email/confirm": {
+		200: async () => ({ method: "GET", path: `/v1/auth/email/confirm?token=${await emailChangeToken()}` }),
+		400: async () => ({ method: "GET", path: `/v1/auth/email/confirm?token=${"x".repeat(513)}` }),
+	},
+	"POST /v1/auth/email/confirm": {
+		200: async () => ({ method: "POST", path: "/v1/auth/email/confirm", json: { token: await emailChangeToken() } }),
+		400: async () => ({ method: "POST", path: "/v1/auth/email/confirm", json: { token: "not-a-token" } }),
+		409: async () => {
+			const target = uniqueEmail("taken");
+			const token = await emailChangeToken(target);
+			const taken = await send({
+				method: "POST",
+				path: "/v1/auth/register",
+				json: { email: target, password: PASSWORD },
+			});
+			expect(taken.status).toBe(202);
+			return { method: "POST", path: "/v1/auth/email/confirm", json: { token } };
+		},
+		410: async () => {
+			const token = await emailChangeToken();
+			expired(1801);
+			return { method: "POST", path: "/v1/auth/email/confirm", json: { token } };
 		},
 	},
 

@@ -27,6 +27,7 @@ const USER_SIZED_TABLES = [
 	"mfa_challenges",
 	"oauth_states",
 	"oauth_link_tickets",
+	"magic_links",
 ];
 
 const SEED_USERS = 2000;
@@ -51,6 +52,8 @@ async function seed(): Promise<void> {
 			 ${n(SEED_USERS)} select 'seed-mail-' || i, 'seed-' || i || '@seed.test', 's', 'h', 't', 'sent', 0 from n`,
 			`insert into oauth_accounts (provider, provider_user_id, user_id)
 			 ${n(SEED_USERS)} select 'github', 'seed-' || i, 'seed-user-' || i from n`,
+			`insert into magic_links (token_hash, email, user_id, code_hash, locale, expires_at)
+			 ${n(SEED_USERS)} select 'seed-magic-' || i, 'seed-' || i || '@seed.test', 'seed-user-' || i, 'c', 'en', 4102444800000 from n`,
 			`insert into rate_limits (key, count, reset_at)
 			 ${n(SEED_USERS)} select 'seed-limit-' || i, 1, 4102444800000 from n`,
 			`insert into audit_events (id, user_id, type)
@@ -187,6 +190,52 @@ async function mailedLinkFlows(): Promise<void> {
 	expect(reset.status).toBe(200);
 }
 
+/**
+ * Magic links: request (known, unknown), page, wrong code, code, token (sign-up), the claim of an
+ * unconfirmed account; then an email change (request, page, confirm).
+ */
+async function passwordlessFlows(): Promise<void> {
+	const links = appWith({ APP_REDIRECT_URLS: "https://app.test/signed-in" });
+	const { email } = await signedInUser();
+	expect((await links.send("POST", "/v1/auth/magic-link", { body: { email } })).status).toBe(202);
+	const mail = await waitForMail(email, 2);
+	const token = tokenFrom(mail, "/v1/auth/magic-link");
+	const code = /\b(\d{6})\b/.exec(mail.text)?.[1] ?? "";
+	expect((await api(`/v1/auth/magic-link?token=${token}`)).status).toBe(200);
+	const wrong = code === "000000" ? "111111" : "000000";
+	expect((await send("POST", "/v1/auth/magic-link/verify", { body: { email, code: wrong } })).status).toBe(400);
+	expect((await send("POST", "/v1/auth/magic-link/verify", { body: { email, code } })).status).toBe(200);
+
+	const newcomer = uniqueEmail("magic");
+	const body = { email: newcomer, redirect_to: "https://app.test/signed-in" };
+	expect((await links.send("POST", "/v1/auth/magic-link", { body })).status).toBe(202);
+	const signUp = tokenFrom(await waitForMail(newcomer), "/v1/auth/magic-link");
+	const form = await links.fetch(
+		new Request("https://atrium.test/v1/auth/magic-link/verify", {
+			method: "POST",
+			headers: { "Content-Type": "application/x-www-form-urlencoded" },
+			body: new URLSearchParams({ token: signUp }).toString(),
+		}),
+	);
+	expect(form.status).toBe(302);
+
+	const squatted = uniqueEmail("squatted");
+	expect((await send("POST", "/v1/auth/register", { body: { email: squatted, password: PASSWORD } })).status).toBe(202);
+	await waitForMail(squatted);
+	expect((await links.send("POST", "/v1/auth/magic-link", { body: { email: squatted } })).status).toBe(202);
+	const claim = tokenFrom(await waitForMail(squatted, 2), "/v1/auth/magic-link");
+	expect((await send("POST", "/v1/auth/magic-link/verify", { body: { token: claim } })).status).toBe(200);
+
+	const mover = await signedInUser();
+	const newEmail = uniqueEmail("moved");
+	expect((await links.send("POST", "/v1/me/email", { token: mover.token, body: { new_email: newEmail } })).status).toBe(
+		202,
+	);
+	const change = tokenFrom(await waitForMail(newEmail), "/v1/auth/email/confirm");
+	expect((await api(`/v1/auth/email/confirm?token=${change}`)).status).toBe(200);
+	expect((await send("POST", "/v1/auth/email/confirm", { body: { token: change } })).status).toBe(200);
+}
+
 /** Upload, list, metadata, download (whole, revalidated, ranged), replace, rename, delete; avatars. */
 async function imageFlows(): Promise<void> {
 	const { token, userId } = await signedInUser();
@@ -312,6 +361,7 @@ describe("query plans: happy", () => {
 	it("no statement of the main flows scans a user-sized table", async () => {
 		await accountFlows();
 		await mailedLinkFlows();
+		await passwordlessFlows();
 		await imageFlows();
 		await oauthFlows();
 		await mfaFlows();
@@ -348,9 +398,9 @@ describe("query plans: happy", () => {
 			}
 		}
 		// users <- sessions, refresh_tokens, verification_tokens, images, oauth_accounts, audit_events, outbox,
-		// mfa_totp, mfa_recovery_codes, mfa_challenges, oauth_link_tickets; sessions <- refresh_tokens,
-		// oauth_link_tickets.
-		expect(checked).toBe(12);
+		// mfa_totp, mfa_recovery_codes, mfa_challenges, oauth_link_tickets, magic_links; sessions <-
+		// refresh_tokens, oauth_link_tickets.
+		expect(checked).toBe(13);
 		expect(missing).toEqual([]);
 	});
 });
