@@ -42,6 +42,8 @@ export const ERROR_STATUS = {
 	mfa_code_invalid: 400,
 	mfa_token_invalid: 401,
 	session_not_found: 404,
+	passkey_invalid: 400,
+	passkey_not_found: 404,
 	service_unavailable: 503,
 	internal_error: 500,
 } as const;

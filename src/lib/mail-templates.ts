@@ -46,7 +46,12 @@ ${expiry ? html`<p>${expiry}</p>` : ""}
 }
 
 /** Security notices: mail that reports a change to the account and carries no link. */
-export type NoticeKind = "mfa_enabled" | "mfa_disabled" | "recovery_codes_regenerated";
+export type NoticeKind =
+	| "mfa_enabled"
+	| "mfa_disabled"
+	| "recovery_codes_regenerated"
+	| "passkey_added"
+	| "passkey_removed";
 
 /**
  * Builds a security notice (HTML and plain text) in the recipient's language: what changed, and

@@ -20,7 +20,8 @@ export type RateLimitScope =
 	| "forgot_email"
 	| "upload_user"
 	| "mfa_account"
-	| "mfa_ip";
+	| "mfa_ip"
+	| "passkey_ip";
 
 /**
  * The counter key of `subject` (an address, a normalized email, a user id) in `scope`. Subjects are

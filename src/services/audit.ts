@@ -6,6 +6,7 @@ import type { Database } from "../db/client";
 import { auditEvents } from "../db/schema";
 import { newId } from "../lib/crypto";
 import { pruneMfaChallenges } from "./mfa";
+import { prunePasskeyChallenges } from "./passkeys";
 import { pruneRateLimits } from "./rate-limit";
 
 /** Everything the trail records; the names are part of GET /v1/me/activity. */
@@ -31,7 +32,9 @@ export type AuditEventType =
 	| "mfa_failed"
 	| "recovery_codes_regenerated"
 	| "recovery_code_used"
-	| "session_revoked";
+	| "session_revoked"
+	| "passkey_added"
+	| "passkey_removed";
 
 /** Non-secret context only: ids, provider names, methods, counts. Never tokens, passwords or emails. */
 export type AuditDetail = Record<string, string | number | boolean | null>;
@@ -109,7 +112,7 @@ export async function pruneAuditEvents(db: Database, before: Date): Promise<numb
 
 /**
  * The cron's retention job: audit events past AUDIT_RETENTION_DAYS, rate-limit windows that ended
- * and second-step challenges that can no longer be used.
+ * and second-step and passkey challenges that can no longer be used.
  */
 export async function pruneSecurityRecords(
 	db: Database,
@@ -117,11 +120,13 @@ export async function pruneSecurityRecords(
 	now = Date.now(),
 ) {
 	const before = new Date(now - config.AUDIT_RETENTION_DAYS * 86_400_000);
-	const [auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted] = await Promise.all([
-		pruneAuditEvents(db, before),
-		pruneRateLimits(db, now),
-		pruneMfaChallenges(db, now),
-		pruneOAuthStates(db, new Date(now)),
-	]);
-	return { auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted };
+	const [auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted, passkeyChallengesDeleted] =
+		await Promise.all([
+			pruneAuditEvents(db, before),
+			pruneRateLimits(db, now),
+			pruneMfaChallenges(db, now),
+			pruneOAuthStates(db, new Date(now)),
+			prunePasskeyChallenges(db, now),
+		]);
+	return { auditEventsDeleted, rateLimitsDeleted, mfaChallengesDeleted, oauthStatesDeleted, passkeyChallengesDeleted };
 }
