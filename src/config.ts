@@ -141,20 +141,29 @@ const configSchema = z
 					"ENCRYPTION_KEY must be set to at least 32 bytes outside local development (wrangler secret put ENCRYPTION_KEY)",
 			});
 		}
-		const webauthn = webauthnSettings(env.APP_URL, env.WEBAUTHN_RP_ID, env.WEBAUTHN_ORIGINS);
-		if (webauthn.rpId !== undefined && (!isValidRpId(webauthn.rpId) || (!local && isIpLiteral(webauthn.rpId)))) {
-			ctx.addIssue({
-				code: "custom",
-				path: ["WEBAUTHN_RP_ID"],
-				message: "WEBAUTHN_RP_ID must be a lower-case domain name (or an IP literal for local development)",
-			});
-		} else if (webauthn.rpId !== undefined) {
-			for (const origin of webauthn.origins) {
-				const problem = originProblem(origin, webauthn.rpId);
-				if (problem) ctx.addIssue({ code: "custom", path: ["WEBAUTHN_ORIGINS"], message: `${origin} ${problem}` });
-			}
+		// Checked when set: the defaults derive from APP_URL, which must keep working for deployments
+		// that do not offer passkeys (a browser refuses ceremonies for an unusable default anyway).
+		if (env.WEBAUTHN_RP_ID !== undefined || env.WEBAUTHN_ORIGINS.length > 0) {
+			const { rpId, origins } = webauthnSettings(env.APP_URL, env.WEBAUTHN_RP_ID, env.WEBAUTHN_ORIGINS);
+			for (const issue of webauthnProblems(rpId ?? "", origins, local)) ctx.addIssue({ code: "custom", ...issue });
 		}
 	});
+
+/** What is wrong with a passkey relying party, named by variable. */
+function webauthnProblems(rpId: string, origins: string[], local: boolean): { path: string[]; message: string }[] {
+	if (!isValidRpId(rpId) || (!local && isIpLiteral(rpId))) {
+		return [
+			{
+				path: ["WEBAUTHN_RP_ID"],
+				message: "WEBAUTHN_RP_ID must be a lower-case domain name (or an IP literal for local development)",
+			},
+		];
+	}
+	return origins.flatMap((origin) => {
+		const problem = originProblem(origin, rpId);
+		return problem ? [{ path: ["WEBAUTHN_ORIGINS"], message: `${origin} ${problem}` }] : [];
+	});
+}
 
 /** The passkey relying party: the variables, or APP_URL's host and origin when they are unset. */
 function webauthnSettings(appUrl: string, rpId: string | undefined, origins: string[]) {
