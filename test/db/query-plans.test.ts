@@ -8,6 +8,7 @@ import { pngOf, postRaw, uploadImage } from "../helpers/images";
 import { enableTotp, firstStep, nextStep, pinClock, secondStep, totpCode } from "../helpers/mfa";
 import { CookieJar, callback, FakeIdentityProviders, fakeUser, loginWith } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
+import { SoftwareAuthenticator, addPasskey, signInWithPasskey } from "../helpers/webauthn";
 import { appWith } from "../helpers/worker";
 
 /** Tables whose row count grows with users and their activity: a full scan of one is a cost that grows too. */
@@ -25,6 +26,8 @@ const USER_SIZED_TABLES = [
 	"mfa_recovery_codes",
 	"mfa_challenges",
 	"oauth_states",
+	"passkeys",
+	"passkey_challenges",
 ];
 
 const SEED_USERS = 2000;
@@ -280,6 +283,19 @@ async function mfaFlows(): Promise<void> {
 	}
 }
 
+/** Passkeys: registration, sign-in, list, removal, and an account with one deleted. */
+async function passkeyFlows(): Promise<void> {
+	const { token } = await signedInUser();
+	const authenticator = new SoftwareAuthenticator();
+	const passkey = await addPasskey(token, authenticator);
+	await addPasskey(token, new SoftwareAuthenticator("RS256"));
+	expect((await signInWithPasskey(authenticator)).status).toBe(200);
+	expect((await send("GET", "/v1/me/passkeys", { token })).status).toBe(200);
+	expect((await send("GET", "/v1/me/export", { token })).status).toBe(200);
+	expect((await send("DELETE", `/v1/me/passkeys/${passkey.id}`, { token })).status).toBe(204);
+	expect((await send("DELETE", "/v1/me", { token })).status).toBe(204);
+}
+
 /** The cron: outbox retries, orphan sweep, pruning of rate-limit windows and audit events. */
 async function scheduledFlows(): Promise<void> {
 	const ctx = createExecutionContext();
@@ -294,6 +310,7 @@ describe("query plans: happy", () => {
 		await imageFlows();
 		await oauthFlows();
 		await mfaFlows();
+		await passkeyFlows();
 		await scheduledFlows();
 
 		const statements = distinctStatements(recorder);
@@ -325,8 +342,8 @@ describe("query plans: happy", () => {
 			}
 		}
 		// users <- sessions, refresh_tokens, verification_tokens, images, oauth_accounts, audit_events, outbox,
-		// mfa_totp, mfa_recovery_codes, mfa_challenges; sessions <- refresh_tokens.
-		expect(checked).toBe(10);
+		// mfa_totp, mfa_recovery_codes, mfa_challenges, passkeys, passkey_challenges; sessions <- refresh_tokens.
+		expect(checked).toBe(12);
 		expect(missing).toEqual([]);
 	});
 });
