@@ -253,6 +253,11 @@ export function markdown(report, summary) {
 					`- MFA step (second sign-in step): ${report.method.mfa}. An mfa_token costs a password login (one scrypt), so a timed run would need thousands of them; its "vs baseline" is against the fixed JSON of the first group.`,
 				]
 			: []),
+		...(report.method.passkey
+			? [
+					`- Passkey sign-in: ${report.method.passkey}. Each request spends a challenge, so it runs fixed-count rounds like the password login it is measured beside; its "vs baseline" is against the one-scrypt route, the cost a password sign-in pays and a passkey does not.`,
+				]
+			: []),
 		"- Other load: cores' worth of CPU used during each run by processes outside the bench (the machine is shared); above ~0.3 the neighbouring rows are noisier.",
 		`- Load average (1/5/15 min): ${report.load_average.before.map((v) => v.toFixed(2)).join(" / ")} before, ${report.load_average.after.map((v) => v.toFixed(2)).join(" / ")} after.`,
 		"",

@@ -41,6 +41,7 @@ import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP } from "@oslojs/otp";
+import { BenchPasskey } from "./passkey.mjs";
 import { summarize, writeReport } from "./report.mjs";
 import { fillWithIdat, pngHead } from "../scripts/lib/png.mjs";
 
@@ -87,6 +88,11 @@ const MFA_REQUESTS = CONNECTIONS + HEAVY_ROUNDS * MFA_AMOUNT + 1;
 const MFA_USES_PER_USER = 2;
 const MFA_USERS = Math.ceil(MFA_REQUESTS / MFA_USES_PER_USER) + Math.ceil(CONNECTIONS / 2);
 const mfaEmail = (i) => `bench-mfa-${i}@example.com`;
+// Passkey sign-in (POST /v1/auth/passkey): every request spends a challenge (5 minutes) issued
+// right before the run, so it runs fixed-count rounds beside the password login, with a few spare
+// challenges for the probe and a run repeated after unexpected statuses.
+const PASSKEY_AMOUNT = MFA_AMOUNT;
+const PASSKEY_REQUESTS = CONNECTIONS + HEAVY_ROUNDS * PASSKEY_AMOUNT + 1 + CONNECTIONS;
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
 
 const KIB = 1024;
@@ -103,7 +109,7 @@ const GROUPS = [
 	["baseline-r2-100k", "content-100k", "baseline-r2-304", "content-304"],
 	["baseline-r2-5m", "content-5m"],
 	["baseline-r2-put-1m", "upload-1m"],
-	["baseline-scrypt", "login"],
+	["baseline-scrypt", "login", "passkey"],
 	// Fixed-count rounds (see MFA_AMOUNT); compared with the fixed JSON measured in the first group.
 	["mfa"],
 ];
@@ -561,6 +567,34 @@ function mfaPool(users) {
 	};
 }
 
+/**
+ * Registers a software passkey (ES256, no counter) for the bench user, then asks for
+ * PASSKEY_REQUESTS sign-in challenges and signs each in Node: every request of the run sends one
+ * assertion (autocannon setupRequest), none twice, in any order.
+ */
+async function passkeyPool(base) {
+	const { access_token } = await login(base);
+	const auth = { authorization: `Bearer ${access_token}`, "content-type": "application/json" };
+	// What a browser at APP_URL would report: origin http://localhost:8787, RP ID localhost.
+	const passkey = new BenchPasskey("http://localhost:8787", "localhost");
+	const started = await (await call(base, "POST", "/v1/me/passkeys/options", { headers: auth, expect: 200 })).json();
+	const credential = await passkey.create(started.options);
+	await call(base, "POST", "/v1/me/passkeys", {
+		headers: auth,
+		body: JSON.stringify({ challenge_id: started.challenge_id, credential }),
+		expect: 201,
+	});
+	const bodies = await inParallel(Array.from({ length: PASSKEY_REQUESTS }), CONNECTIONS, async () => {
+		const res = await call(base, "POST", "/v1/auth/passkey/options", { expect: 200 });
+		const { challenge_id, options } = await res.json();
+		return JSON.stringify({ challenge_id, credential: await passkey.get(options) });
+	});
+	return {
+		take: () => (bodies.length > 0 ? { user: passkey, body: bodies.shift() } : null),
+		give() {},
+	};
+}
+
 async function seedImages(atrium, baseline, token) {
 	const auth = { authorization: `Bearer ${token}` };
 	const upload = async (bytes, filename) => {
@@ -790,9 +824,26 @@ function endpoints({ token, image100k, image5m, r2Etag100k, refreshPool, atriumU
 			status: 200,
 			baseline: "baseline-json",
 			amount: MFA_AMOUNT,
+			seedNote: `${MFA_USERS} users turn TOTP on; ${MFA_USERS * MFA_USES_PER_USER} password logins for mfa_tokens`,
 			// Each request spends an mfa_token and a TOTP code, see mfaPool and cannonOptions.
 			async prepare() {
 				this.draw = mfaPool(await mfaUsers(atriumUrl));
+			},
+		},
+		{
+			id: "passkey",
+			worker: "atrium",
+			label: "POST /v1/auth/passkey (ES256)",
+			method: "POST",
+			path: "/v1/auth/passkey",
+			headers: json,
+			status: 200,
+			baseline: "baseline-scrypt",
+			amount: PASSKEY_AMOUNT,
+			seedNote: `a passkey for ${EMAIL}; ${PASSKEY_REQUESTS} sign-in challenges signed in Node`,
+			// Each request spends a challenge with a pre-signed assertion, see passkeyPool.
+			async prepare() {
+				this.draw = await passkeyPool(atriumUrl);
 			},
 		},
 	];
@@ -1084,6 +1135,7 @@ async function main() {
 				chain: _chain,
 				draw: _draw,
 				prepare: _prepare,
+				seedNote: _seedNote,
 				body: _body,
 				headers: _headers,
 				unexpectedBody,
@@ -1108,7 +1160,7 @@ async function main() {
 			const group = ids.map((id) => list.find((e) => e.id === id)).filter(Boolean);
 			if (group.length === 0) continue;
 			for (const endpoint of group.filter((e) => e.prepare)) {
-				step(`seed: ${MFA_USERS} users turn TOTP on; ${MFA_USERS * MFA_USES_PER_USER} password logins for mfa_tokens`);
+				step(`seed: ${endpoint.seedNote}`);
 				await endpoint.prepare();
 			}
 			const d1s = [];
@@ -1132,6 +1184,7 @@ async function main() {
 				seed: "confirmed user inserted with wrangler d1 execute (scrypt hash computed in Node); images uploaded through POST /v1/images",
 				refresh:
 					"a shared pool of live refresh tokens (30 sessions made by logins before the run): each request takes one (autocannon setupRequest), each answer puts its successor back (onResponse)",
+				passkey: `discoverable sign-in with an ES256 passkey, in ${HEAVY_ROUNDS} rounds of ${PASSKEY_AMOUNT} requests alternating with the baseline scrypt and the password login, after a ${CONNECTIONS}-request warm-up; the passkey was registered through POST /v1/me/passkeys and ${PASSKEY_REQUESTS} challenges (POST /v1/auth/passkey/options) were signed in Node right before the run (bench/passkey.mjs, a counterless software authenticator), one per request; per-IP sign-in limits raised for the bench`,
 				mfa: `the TOTP-code path: ${HEAVY_ROUNDS} rounds of ${MFA_AMOUNT} requests after a ${CONNECTIONS}-request warm-up; ${MFA_USERS} users turned TOTP on (POST /v1/me/mfa/totp and /verify) and were each logged in ${MFA_USES_PER_USER} times for mfa_tokens right before the run; every request takes an idle user's mfa_token and the code (computed in Node) of the next unused 30-second step (autocannon setupRequest), one request per user at a time, no code replayed; per-account and per-IP MFA limits raised for the bench`,
 				extra_vars: JSON.parse(process.env.BENCH_VARS ?? "{}"),
 			},

@@ -28,6 +28,7 @@ import { meRoutes } from "./routes/me";
 import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
 import { oauthLinkRoutes } from "./routes/oauth-link";
+import { passkeyRoutes, passkeySignInRoutes } from "./routes/passkeys";
 import { sessionRoutes } from "./routes/sessions";
 import { systemRoutes } from "./routes/system";
 import { wellKnownRoutes } from "./routes/well-known";
@@ -58,7 +59,15 @@ export function createApp() {
 	app.use("/v1/auth/*", jsonBodyLimit());
 	app.on(
 		["PATCH", "PUT", "POST", "DELETE"],
-		["/v1/me", "/v1/me/password", "/v1/me/email", "/v1/me/accounts/*", "/v1/me/mfa/*"],
+		[
+			"/v1/me",
+			"/v1/me/password",
+			"/v1/me/email",
+			"/v1/me/accounts/*",
+			"/v1/me/mfa/*",
+			"/v1/me/passkeys",
+			"/v1/me/passkeys/*",
+		],
 		jsonBodyLimit(),
 	);
 	// Uploads enforce MAX_IMAGE_BYTES themselves (src/services/uploads.ts); only the JSON rename is capped here.
@@ -74,11 +83,13 @@ export function createApp() {
 	app.route("/v1/auth/oauth", oauthRoutes);
 	app.route("/v1/auth/magic-link", magicLinkRoutes);
 	app.route("/v1/auth/email", emailConfirmRoutes);
+	app.route("/v1/auth/passkey", passkeySignInRoutes);
 	// Before /v1/me: its "*" requireAuth would otherwise run a second time for these paths.
 	app.route("/v1/me/accounts", accountRoutes);
 	app.route("/v1/me/mfa", mfaRoutes);
 	app.route("/v1/me/sessions", sessionRoutes);
 	app.route("/v1/me/email", emailChangeRoutes);
+	app.route("/v1/me/passkeys", passkeyRoutes);
 	// Also before /v1/me: PUT/DELETE /v1/me/avatar check auth themselves, GET /v1/users/:id/avatar is public.
 	app.route("/", avatarRoutes);
 	app.route("/v1/images", imageContentRoutes);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { KEY_TYPES, type PrivateJwk } from "./lib/jwt";
+import { isIpLiteral, isValidRpId, originProblem } from "./lib/webauthn";
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -108,6 +109,10 @@ const configSchema = z
 		RATE_LIMIT_ADMIN_AUTH_IP: rateLimit("20/900"),
 		/** Bearer key of the admin API (/v1/admin), at least 32 bytes; unset, those routes answer 404. */
 		ADMIN_API_KEY: optional,
+		/** Passkey relying party: a domain (or an IP literal in local development); default APP_URL's host. */
+		WEBAUTHN_RP_ID: optional,
+		/** Origins passkey ceremonies may come from, compared verbatim; default APP_URL's origin. */
+		WEBAUTHN_ORIGINS: list,
 		/** Audit events older than this are pruned by the cron. */
 		AUDIT_RETENTION_DAYS: z.coerce.number().int().positive().default(365),
 		/** One structured log line per request ("on"), or none ("off"). */
@@ -155,7 +160,44 @@ const configSchema = z
 					"ENCRYPTION_KEY must be set to at least 32 bytes outside local development (wrangler secret put ENCRYPTION_KEY)",
 			});
 		}
+		// Checked when set: the defaults derive from APP_URL, which must keep working for deployments
+		// that do not offer passkeys (a browser refuses ceremonies for an unusable default anyway).
+		if (env.WEBAUTHN_RP_ID !== undefined || env.WEBAUTHN_ORIGINS.length > 0) {
+			const { rpId, origins } = webauthnSettings(env.APP_URL, env.WEBAUTHN_RP_ID, env.WEBAUTHN_ORIGINS);
+			for (const issue of webauthnProblems(rpId ?? "", origins, local)) ctx.addIssue({ code: "custom", ...issue });
+		}
 	});
+
+/** What is wrong with a passkey relying party, named by variable. */
+function webauthnProblems(rpId: string, origins: string[], local: boolean): { path: string[]; message: string }[] {
+	if (!isValidRpId(rpId) || (!local && isIpLiteral(rpId))) {
+		return [
+			{
+				path: ["WEBAUTHN_RP_ID"],
+				message: "WEBAUTHN_RP_ID must be a lower-case domain name (or an IP literal for local development)",
+			},
+		];
+	}
+	return origins.flatMap((origin) => {
+		const problem = originProblem(origin, rpId);
+		return problem ? [{ path: ["WEBAUTHN_ORIGINS"], message: `${origin} ${problem}` }] : [];
+	});
+}
+
+/** The passkey relying party: the variables, or APP_URL's host and origin when they are unset. */
+function webauthnSettings(appUrl: string, rpId: string | undefined, origins: string[]) {
+	let url: URL | undefined;
+	try {
+		url = new URL(appUrl);
+	} catch {
+		url = undefined;
+	}
+	const host = url?.hostname.replace(/^\[(.*)\]$/, "$1");
+	return {
+		rpId: rpId ?? host,
+		origins: origins.length > 0 ? origins : url ? [url.origin] : [],
+	};
+}
 
 export type Config = z.infer<typeof configSchema> & {
 	JWT_SECRET: string;
@@ -164,6 +206,8 @@ export type Config = z.infer<typeof configSchema> & {
 	ENCRYPTION_KEY: string;
 	isLocal: boolean;
 	appUrl: URL;
+	/** Passkey relying party, resolved (src/lib/webauthn.ts). */
+	webauthn: { rpId: string; origins: string[] };
 };
 
 function parseSigningKeys(value: string): PrivateJwk[] | null {
@@ -241,6 +285,10 @@ export function loadConfig(env: Cloudflare.Env): Config {
 		ENCRYPTION_KEY: parsed.data.ENCRYPTION_KEY ?? localEncryptionKey(),
 		isLocal,
 		appUrl: new URL(parsed.data.APP_URL),
+		webauthn: webauthnSettings(parsed.data.APP_URL, parsed.data.WEBAUTHN_RP_ID, parsed.data.WEBAUTHN_ORIGINS) as {
+			rpId: string;
+			origins: string[];
+		},
 	};
 	cache.set(env, config);
 	return config;

@@ -140,6 +140,63 @@ export const mfaStepBody = z
 		}
 	});
 
+const base64url = z
+	.string()
+	.min(1)
+	.max(16_384)
+	.regex(/^[A-Za-z0-9_-]+=*$/);
+
+/** A RegistrationResponseJSON (navigator.credentials.create(), serialized); extra fields are ignored. */
+const registrationCredential = z
+	.object({
+		id: base64url,
+		rawId: base64url.optional(),
+		type: z.literal("public-key"),
+		response: z.object({
+			clientDataJSON: base64url,
+			attestationObject: base64url,
+			transports: z.array(z.string().max(32)).max(16).optional(),
+		}),
+	})
+	.meta({ id: "RegistrationResponseJSON" });
+
+/** POST /v1/me/passkeys */
+export const passkeyRegistrationBody = z.object({
+	challenge_id: z.string().min(1).max(64),
+	credential: registrationCredential,
+	name: nameSchema.optional().meta({ description: "A label for the list (default: Passkey)", example: "Laptop" }),
+});
+
+/** An AuthenticationResponseJSON (navigator.credentials.get(), serialized); extra fields are ignored. */
+const authenticationCredential = z
+	.object({
+		id: base64url,
+		rawId: base64url.optional(),
+		type: z.literal("public-key"),
+		response: z.object({
+			clientDataJSON: base64url,
+			authenticatorData: base64url,
+			signature: base64url,
+			userHandle: base64url.nullable().optional(),
+		}),
+	})
+	.meta({ id: "AuthenticationResponseJSON" });
+
+/** POST /v1/auth/passkey */
+export const passkeySignInBody = z.object({
+	challenge_id: z.string().min(1).max(64),
+	credential: authenticationCredential,
+});
+
+/** DELETE /v1/me/passkeys/{id} */
+export const passkeyParam = z.object({
+	id: z
+		.string()
+		.min(1)
+		.max(64)
+		.meta({ param: { name: "id", in: "path" }, example: "k3j5h2g4f6d8s0a1q2w3e4r5t6y7" }),
+});
+
 /** DELETE /v1/me/sessions/{id} */
 export const sessionParam = z.object({
 	id: z
@@ -237,6 +294,73 @@ export const sessionResponse = z
 
 export type SessionBody = z.infer<typeof sessionResponse>;
 
+export const passkeyResponse = z
+	.object({
+		id: z.string(),
+		name: z.string(),
+		created_at: timestamp,
+		last_used_at: timestamp.nullable().meta({ description: "Last sign-in with it; null until the first" }),
+	})
+	.meta({ id: "Passkey" });
+
+export type PasskeyBody = z.infer<typeof passkeyResponse>;
+
+export const passkeyListResponse = z.object({ passkeys: z.array(passkeyResponse) }).meta({ id: "PasskeyList" });
+
+const publicKeyDescriptor = z.object({ type: z.literal("public-key"), id: z.string() });
+
+export const passkeyCreationOptionsResponse = z
+	.object({
+		challenge_id: z.string().meta({ description: "Send it back with the credential (5 minutes, single-use)" }),
+		options: z
+			.object({
+				rp: z.object({ id: z.string(), name: z.string() }),
+				user: z.object({
+					id: z.string().meta({ description: "Opaque random user handle, base64url" }),
+					name: z.string(),
+					displayName: z.string(),
+				}),
+				challenge: z.string().meta({ description: "base64url" }),
+				pubKeyCredParams: z.array(z.object({ type: z.literal("public-key"), alg: z.number().int() })),
+				timeout: z.number().int(),
+				excludeCredentials: z.array(publicKeyDescriptor),
+				authenticatorSelection: z.object({
+					residentKey: z.literal("required"),
+					requireResidentKey: z.literal(true),
+					userVerification: z.literal("required"),
+				}),
+				attestation: z.literal("none"),
+			})
+			.meta({
+				id: "PublicKeyCredentialCreationOptionsJSON",
+				description: "For PublicKeyCredential.parseCreationOptionsFromJSON()",
+			}),
+	})
+	.meta({ id: "PasskeyCreationOptions" });
+
+export const passkeyRequestOptionsResponse = z
+	.object({
+		challenge_id: z.string().meta({ description: "Send it back with the credential (5 minutes, single-use)" }),
+		options: z
+			.object({
+				challenge: z.string().meta({ description: "base64url" }),
+				rpId: z.string(),
+				timeout: z.number().int(),
+				userVerification: z.literal("required"),
+				allowCredentials: z.array(publicKeyDescriptor).meta({ description: "Empty: a discoverable credential" }),
+			})
+			.meta({
+				id: "PublicKeyCredentialRequestOptionsJSON",
+				description: "For PublicKeyCredential.parseRequestOptionsFromJSON()",
+			}),
+	})
+	.meta({ id: "PasskeyRequestOptions" });
+
+/** The callback's answer when it linked an identity and has no redirect_uri to go back to. */
+export const oauthLinkedResponse = z
+	.object({ message: z.string(), provider: z.string(), provider_user_id: z.string() })
+	.meta({ id: "OAuthLinked" });
+
 export const imageResponse = z
 	.object({
 		id: z.string(),
@@ -322,6 +446,9 @@ export const exportResponse = z
 			totp_enabled_at: timestamp.nullable(),
 			recovery_codes_left: z.number().int(),
 		}),
+		passkeys: z.array(
+			passkeyResponse.extend({ algorithm: z.enum(["ES256", "RS256"]).meta({ description: "Signature algorithm" }) }),
+		),
 		activity: z.array(eventResponse),
 	})
 	.meta({ id: "Export" });

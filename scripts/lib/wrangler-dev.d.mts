@@ -14,7 +14,7 @@ export function freePort(): Promise<number>;
 export function runWrangler(args: string[]): string;
 export function startWranglerDev(
 	vars?: Record<string, string>,
-	options?: { beforeStart?: (state: string) => void },
+	options?: { beforeStart?: (state: string) => void; port?: number },
 ): Promise<DevServer>;
 export function waitForOutput(
 	server: DevServer,

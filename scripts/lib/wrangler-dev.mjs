@@ -41,10 +41,11 @@ export function runWrangler(args) {
 /**
  * Starts Atrium under `wrangler dev` with migrations applied to a fresh state folder. `vars`
  * override wrangler.toml [vars]; `options.beforeStart(state)` runs after the migrations, before
- * the server starts (e.g. to seed the local D1). Returns { url, state, pid (of wrangler), output(), stop({ keepState }) }.
+ * the server starts (e.g. to seed the local D1); `options.port` picks the port (for vars that name
+ * it, such as an APP_URL on http://localhost). Returns { url, state, pid (of wrangler), output(), stop({ keepState }) }.
  */
 export async function startWranglerDev(vars = {}, options = {}) {
-	const port = await freePort();
+	const port = options.port ?? (await freePort());
 	const url = `http://127.0.0.1:${port}`;
 	const state = mkdtempSync(join(tmpdir(), "atrium-script-"));
 	runWrangler(["d1", "migrations", "apply", "atrium", "--local", "--persist-to", state]);

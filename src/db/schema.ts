@@ -326,6 +326,52 @@ export const mfaChallenges = sqliteTable(
 	],
 );
 
+/**
+ * A user's passkeys (WebAuthn credentials). The public key is SubjectPublicKeyInfo DER (base64url);
+ * `user_handle` is the opaque random id the authenticator keeps for the user (never the email),
+ * the same on every passkey of one user.
+ */
+export const passkeys = sqliteTable(
+	"passkeys",
+	{
+		id: text("id").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		/** base64url, as the browser reports it: how a sign-in finds its passkey. */
+		credentialId: text("credential_id").notNull(),
+		userHandle: text("user_handle").notNull(),
+		/** COSE algorithm: -7 (ES256) or -257 (RS256). */
+		algorithm: integer("algorithm").notNull(),
+		publicKey: text("public_key").notNull(),
+		/** The authenticator's signature counter at the last accepted ceremony (0 for counterless ones). */
+		signCount: integer("sign_count").notNull(),
+		name: text("name").notNull(),
+		createdAt: createdAt(),
+		lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+	},
+	(t) => [uniqueIndex("passkeys_credential_unique").on(t.credentialId), index("passkeys_user_idx").on(t.userId)],
+);
+
+/**
+ * Outstanding WebAuthn challenges (5 minutes, single-use): looked up by a random id, holding only
+ * the challenge's SHA-256, bound to a purpose and, for registration, to the user and handle.
+ */
+export const passkeyChallenges = sqliteTable(
+	"passkey_challenges",
+	{
+		id: text("id").primaryKey(),
+		challengeHash: text("challenge_hash").notNull(),
+		purpose: text("purpose", { enum: ["register", "sign_in"] }).notNull(),
+		userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+		userHandle: text("user_handle"),
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+		createdAt: createdAt(),
+	},
+	(t) => [index("passkey_challenges_user_idx").on(t.userId), index("passkey_challenges_expires_idx").on(t.expiresAt)],
+);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type Image = typeof images.$inferSelect;
+export type Passkey = typeof passkeys.$inferSelect;

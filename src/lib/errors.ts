@@ -44,6 +44,8 @@ export const ERROR_STATUS = {
 	session_not_found: 404,
 	user_not_found: 404,
 	account_disabled: 403,
+	passkey_invalid: 400,
+	passkey_not_found: 404,
 	service_unavailable: 503,
 	internal_error: 500,
 } as const;

@@ -50,7 +50,13 @@ ${expiry ? html`<p>${expiry}</p>` : ""}
 }
 
 /** Security notices: mail that reports a change to the account and carries no link. */
-export type NoticeKind = "mfa_enabled" | "mfa_disabled" | "recovery_codes_regenerated" | "email_change_requested";
+export type NoticeKind =
+	| "mfa_enabled"
+	| "mfa_disabled"
+	| "recovery_codes_regenerated"
+	| "email_change_requested"
+	| "passkey_added"
+	| "passkey_removed";
 
 /**
  * Builds a security notice (HTML and plain text) in the recipient's language: what changed, and

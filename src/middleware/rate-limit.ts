@@ -26,7 +26,8 @@ export type RateLimitScope =
 	| "magic_ip"
 	| "magic_email"
 	| "magic_verify_ip"
-	| "email_change_user";
+	| "email_change_user"
+	| "passkey_ip";
 
 /**
  * The counter key of `subject` (an address, a normalized email, a user id) in `scope`. Subjects are

@@ -8,6 +8,7 @@ import type { Database } from "../db/client";
 import { auditEvents } from "../db/schema";
 import { newId } from "../lib/crypto";
 import { pruneMfaChallenges } from "./mfa";
+import { prunePasskeyChallenges } from "./passkeys";
 import { pruneRateLimits } from "./rate-limit";
 
 /** Everything the trail records; the names are part of GET /v1/me/activity. */
@@ -40,7 +41,9 @@ export type AuditEventType =
 	| "sessions_revoked"
 	| "magic_link_failed"
 	| "email_change_requested"
-	| "email_changed";
+	| "email_changed"
+	| "passkey_added"
+	| "passkey_removed";
 
 /** Non-secret context only: ids, provider names, methods, counts. Never tokens, passwords or emails. */
 export type AuditDetail = Record<string, string | number | boolean | null>;
@@ -118,7 +121,7 @@ export async function pruneAuditEvents(db: Database, before: Date): Promise<numb
 
 /**
  * The cron's retention job: audit events past AUDIT_RETENTION_DAYS, rate-limit windows that ended
- * second-step challenges and magic links that can no longer be used.
+ * second-step and passkey challenges, linking tickets and magic links that can no longer be used.
  */
 export async function pruneSecurityRecords(
 	db: Database,
@@ -133,15 +136,16 @@ export async function pruneSecurityRecords(
 		oauthStatesDeleted,
 		linkTicketsDeleted,
 		magicLinksDeleted,
-	] =
-		await Promise.all([
-			pruneAuditEvents(db, before),
-			pruneRateLimits(db, now),
-			pruneMfaChallenges(db, now),
-			pruneOAuthStates(db, new Date(now)),
-			pruneLinkTickets(db, new Date(now)),
-			pruneMagicLinks(db, new Date(now)),
-		]);
+		passkeyChallengesDeleted,
+	] = await Promise.all([
+		pruneAuditEvents(db, before),
+		pruneRateLimits(db, now),
+		pruneMfaChallenges(db, now),
+		pruneOAuthStates(db, new Date(now)),
+		pruneLinkTickets(db, new Date(now)),
+		pruneMagicLinks(db, new Date(now)),
+		prunePasskeyChallenges(db, now),
+	]);
 	return {
 		auditEventsDeleted,
 		rateLimitsDeleted,
@@ -149,5 +153,6 @@ export async function pruneSecurityRecords(
 		oauthStatesDeleted,
 		linkTicketsDeleted,
 		magicLinksDeleted,
+		passkeyChallengesDeleted,
 	};
 }

@@ -6,6 +6,8 @@ import { mfaStatus } from "./mfa";
 import { listEvents, presentEvent } from "./audit";
 import { type ContentLinks, presentImage } from "./images";
 import { listLinkedAccounts } from "./oauth/accounts";
+import { listPasskeys, presentPasskey } from "./passkeys";
+import { coseAlgorithmRS256 } from "@oslojs/webauthn";
 import { presentUser } from "./users";
 
 /** Version of the export's layout, so a reader can tell future changes apart. */
@@ -13,18 +15,19 @@ export const EXPORT_FORMAT = 1;
 
 /**
  * Everything stored about a user, in the API's own shapes (GET /v1/me/export): profile, linked
- * accounts, image metadata (the bytes are at each `url`), sessions and the audit trail. Secrets
+ * accounts, image metadata (the bytes are at each `url`), sessions, passkeys and the audit trail. Secrets
  * are not data about the user and are left out: no password hash, no token or token hash.
  */
 export async function exportUserData(db: Database, user: User, links: ContentLinks): Promise<ExportBody> {
 	const { appUrl } = links;
-	const [accounts, imageRows, sessionRows, events, mfa, totp] = await Promise.all([
+	const [accounts, imageRows, sessionRows, events, mfa, totp, keys] = await Promise.all([
 		listLinkedAccounts(db, user.id),
 		db.select().from(images).where(eq(images.userId, user.id)).orderBy(asc(images.createdAt), asc(images.id)),
 		db.select().from(sessions).where(eq(sessions.userId, user.id)).orderBy(desc(sessions.createdAt)),
 		listEvents(db, user.id),
 		mfaStatus(db, user.id),
 		db.select({ enabledAt: mfaTotp.enabledAt }).from(mfaTotp).where(eq(mfaTotp.userId, user.id)).get(),
+		listPasskeys(db, user.id),
 	]);
 	return {
 		format: EXPORT_FORMAT,
@@ -60,6 +63,11 @@ export async function exportUserData(db: Database, user: User, links: ContentLin
 			totp_enabled_at: totp?.enabledAt?.toISOString() ?? null,
 			recovery_codes_left: mfa.recovery_codes_left,
 		},
+		// Public keys are not secret, but they are no use to the user either: only labels and dates.
+		passkeys: keys.map((passkey) => ({
+			...presentPasskey(passkey),
+			algorithm: passkey.algorithm === coseAlgorithmRS256 ? ("RS256" as const) : ("ES256" as const),
+		})),
 		activity: events.map(presentEvent),
 	};
 }

@@ -1,7 +1,7 @@
 import { and, count, eq, gt, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { decodeBase32IgnorePadding, encodeBase32LowerCaseNoPadding, encodeBase32NoPadding } from "@oslojs/encoding";
 import type { Database } from "../db/client";
-import { mfaChallenges, mfaRecoveryCodes, mfaTotp } from "../db/schema";
+import { mfaChallenges, mfaRecoveryCodes, mfaTotp, passkeys } from "../db/schema";
 import { hashToken, newSecretToken, randomBytes } from "../lib/crypto";
 import { decryptText, encryptText } from "../lib/encryption";
 import { matchTotpStep, totpUri } from "../lib/totp";
@@ -35,18 +35,19 @@ function recoveryCodeHash(code: string): string {
 	return hashToken(code.toLowerCase().replace(/[^a-z2-7]/g, ""));
 }
 
-/** The user's TOTP state, recovery codes left and passkeys (none exist yet), for GET /v1/me. */
+/** The user's TOTP state, recovery codes left and how many passkeys, for GET /v1/me. */
 export async function mfaStatus(db: Database, userId: string): Promise<MfaStatus> {
-	const [totp, left] = await Promise.all([
+	const [totp, left, keys] = await Promise.all([
 		db.select({ enabledAt: mfaTotp.enabledAt }).from(mfaTotp).where(eq(mfaTotp.userId, userId)).get(),
 		db
 			.select({ n: count() })
 			.from(mfaRecoveryCodes)
 			.where(and(eq(mfaRecoveryCodes.userId, userId), isNull(mfaRecoveryCodes.usedAt)))
 			.get(),
+		db.select({ n: count() }).from(passkeys).where(eq(passkeys.userId, userId)).get(),
 	]);
 	const enabled = Boolean(totp?.enabledAt);
-	return { totp: enabled, recovery_codes_left: enabled ? (left?.n ?? 0) : 0, passkeys: 0 };
+	return { totp: enabled, recovery_codes_left: enabled ? (left?.n ?? 0) : 0, passkeys: keys?.n ?? 0 };
 }
 
 /** True when a sign-in of this user needs the second step. */

@@ -134,6 +134,7 @@ export async function findActiveSession(
 			providers: sql<string>`(select json_group_array(provider) from oauth_accounts where user_id = ${users.id})`,
 			totp: sql<number>`(select count(*) from mfa_totp where user_id = ${users.id} and enabled_at is not null)`,
 			recoveryCodesLeft: sql<number>`(select count(*) from mfa_recovery_codes where user_id = ${users.id} and used_at is null)`,
+			passkeys: sql<number>`(select count(*) from passkeys where user_id = ${users.id})`,
 		})
 		.from(sessions)
 		.innerJoin(users, eq(users.id, sessions.userId))
@@ -154,7 +155,7 @@ export async function findActiveSession(
 		session: row.session,
 		user: row.user,
 		providers: JSON.parse(row.providers) as string[],
-		mfa: { totp, recovery_codes_left: totp ? row.recoveryCodesLeft : 0, passkeys: 0 },
+		mfa: { totp, recovery_codes_left: totp ? row.recoveryCodesLeft : 0, passkeys: row.passkeys },
 	};
 }
 

@@ -16,6 +16,7 @@ import {
 	ticketOf,
 } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
+import { SoftwareAuthenticator, addPasskey, registrationOptions, signInOptions } from "../helpers/webauthn";
 import { appWith } from "../helpers/worker";
 
 /**
@@ -751,6 +752,51 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 	...adminUserScenarios("POST", "/v1/admin/users/{id}/enable", "/enable", 200),
 	...adminUserScenarios("POST", "/v1/admin/users/{id}/sessions/revoke", "/sessions/revoke", 204),
 	...adminUserScenarios("DELETE", "/v1/admin/users/{id}", "", 204),
+	"POST /v1/me/passkeys/options": {
+		200: async () => ({ method: "POST", path: "/v1/me/passkeys/options", token: (await signedInUser()).token }),
+	},
+	"POST /v1/me/passkeys": {
+		201: async () => passkeyRegistration(),
+		400: async () => passkeyRegistration({ origin: "https://evil.test" }),
+	},
+	"GET /v1/me/passkeys": {
+		200: async () => ({ method: "GET", path: "/v1/me/passkeys", token: (await userWithPasskey()).token }),
+	},
+	"DELETE /v1/me/passkeys/{id}": {
+		204: async () => {
+			const { token, passkey } = await userWithPasskey();
+			return { method: "DELETE", path: `/v1/me/passkeys/${passkey.id}`, token };
+		},
+		400: async () => ({
+			method: "DELETE",
+			path: `/v1/me/passkeys/${"x".repeat(65)}`,
+			token: (await signedInUser()).token,
+		}),
+		404: async () => ({ method: "DELETE", path: "/v1/me/passkeys/unknown", token: (await signedInUser()).token }),
+		409: async () => {
+			const { token, passkey, userId } = await userWithPasskey();
+			// The passkey becomes the account's only way in: no password, no provider.
+			await env.DB.prepare("update users set password_hash = null where id = ?").bind(userId).run();
+			return { method: "DELETE", path: `/v1/me/passkeys/${passkey.id}`, token };
+		},
+	},
+	"POST /v1/auth/passkey/options": {
+		200: async () => ({ method: "POST", path: "/v1/auth/passkey/options" }),
+	},
+	"POST /v1/auth/passkey": {
+		200: async () => passkeySignIn(),
+		401: async () => passkeySignIn({ counter: 0 }),
+		403: async () => {
+			const { authenticator, userId } = await userWithPasskey();
+			await disableUser(userId);
+			const { challenge_id, options } = await signInOptions();
+			return {
+				method: "POST",
+				path: "/v1/auth/passkey",
+				json: { challenge_id, credential: await authenticator.get(options) },
+			};
+		},
+	},
 };
 
 const ADMIN_KEY = "test-admin-key-that-is-at-least-32-bytes";
@@ -788,6 +834,29 @@ function adminUserScenarios(
 			429: adminRateLimited(path("nosuchuser"), method),
 		},
 	};
+}
+
+/** A confirmed user with one passkey made by a software authenticator. */
+async function userWithPasskey() {
+	const user = await signedInUser();
+	const authenticator = new SoftwareAuthenticator();
+	return { ...user, authenticator, passkey: await addPasskey(user.token, authenticator) };
+}
+
+/** POST /v1/me/passkeys with a fresh challenge (and whatever the authenticator is told to falsify). */
+async function passkeyRegistration(overrides = {}): Promise<Spec> {
+	const { token } = await signedInUser();
+	const { challenge_id, options } = await registrationOptions(token);
+	const credential = await new SoftwareAuthenticator().create(options, overrides);
+	return { method: "POST", path: "/v1/me/passkeys", token, json: { challenge_id, credential } };
+}
+
+/** POST /v1/auth/passkey with a fresh challenge (a counter of 0 after 1 is refused). */
+async function passkeySignIn(overrides = {}): Promise<Spec> {
+	const { authenticator } = await userWithPasskey();
+	const { challenge_id, options } = await signInOptions();
+	const credential = await authenticator.get(options, overrides);
+	return { method: "POST", path: "/v1/auth/passkey", json: { challenge_id, credential } };
 }
 
 /** A confirmed user with TOTP on (the clock pinned, so each code's step is known). */

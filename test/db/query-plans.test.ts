@@ -8,6 +8,7 @@ import { pngOf, postRaw, uploadImage } from "../helpers/images";
 import { enableTotp, firstStep, nextStep, pinClock, secondStep, totpCode } from "../helpers/mfa";
 import { FakeIdentityProviders, fakeUser, linkWith, loginWith, startLink } from "../helpers/oauth-fakes";
 import { tokenFrom, waitForMail } from "../helpers/resend";
+import { SoftwareAuthenticator, addPasskey, signInWithPasskey } from "../helpers/webauthn";
 import { appWith } from "../helpers/worker";
 import { encodeCursor } from "../../src/services/images";
 
@@ -28,6 +29,8 @@ const USER_SIZED_TABLES = [
 	"oauth_states",
 	"oauth_link_tickets",
 	"magic_links",
+	"passkeys",
+	"passkey_challenges",
 ];
 
 const SEED_USERS = 2000;
@@ -350,6 +353,19 @@ async function adminFlows(): Promise<void> {
 
 const ADMIN_KEY = "test-admin-key-that-is-at-least-32-bytes";
 
+/** Passkeys: registration, sign-in, list, removal, and an account with one deleted. */
+async function passkeyFlows(): Promise<void> {
+	const { token } = await signedInUser();
+	const authenticator = new SoftwareAuthenticator();
+	const passkey = await addPasskey(token, authenticator);
+	await addPasskey(token, new SoftwareAuthenticator("RS256"));
+	expect((await signInWithPasskey(authenticator)).status).toBe(200);
+	expect((await send("GET", "/v1/me/passkeys", { token })).status).toBe(200);
+	expect((await send("GET", "/v1/me/export", { token })).status).toBe(200);
+	expect((await send("DELETE", `/v1/me/passkeys/${passkey.id}`, { token })).status).toBe(204);
+	expect((await send("DELETE", "/v1/me", { token })).status).toBe(204);
+}
+
 /** The cron: outbox retries, orphan sweep, pruning of rate-limit windows and audit events. */
 async function scheduledFlows(): Promise<void> {
 	const ctx = createExecutionContext();
@@ -366,6 +382,7 @@ describe("query plans: happy", () => {
 		await oauthFlows();
 		await mfaFlows();
 		await adminFlows();
+		await passkeyFlows();
 		await scheduledFlows();
 
 		const statements = distinctStatements(recorder);
@@ -398,9 +415,9 @@ describe("query plans: happy", () => {
 			}
 		}
 		// users <- sessions, refresh_tokens, verification_tokens, images, oauth_accounts, audit_events, outbox,
-		// mfa_totp, mfa_recovery_codes, mfa_challenges, oauth_link_tickets, magic_links; sessions <-
-		// refresh_tokens, oauth_link_tickets.
-		expect(checked).toBe(13);
+		// mfa_totp, mfa_recovery_codes, mfa_challenges, oauth_link_tickets, magic_links, passkeys,
+		// passkey_challenges; sessions <- refresh_tokens, oauth_link_tickets.
+		expect(checked).toBe(15);
 		expect(missing).toEqual([]);
 	});
 });

@@ -1,7 +1,8 @@
-import { and, asc, eq, isNull, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { oauthAccounts, sessions, type User, users, verificationTokens } from "../../db/schema";
 import { newId } from "../../lib/crypto";
+import { otherLoginMethods } from "../login-methods";
 import { findUserByEmail, normalizeEmail } from "../users";
 import type { OAuthIdentity, ProviderId } from "./types";
 
@@ -196,9 +197,10 @@ export async function linkedProviders(db: Database, userId: string): Promise<str
 export type UnlinkResult = { ok: true } | { ok: false; reason: "not_linked" | "last_login_method" };
 
 /**
- * Unlinks a provider unless that would leave the user no way to sign in: a password, or another
- * linked provider that this deployment still offers. The guard lives in the DELETE itself, so two
- * concurrent unlinks of a user's last two providers cannot both succeed.
+ * Unlinks a provider unless that would leave the user no way to sign in (a password, a passkey, or
+ * another linked provider that this deployment still offers: src/services/login-methods.ts). The
+ * guard lives in the DELETE itself, so two concurrent unlinks of a user's last two providers cannot
+ * both succeed.
  */
 export async function unlinkOAuthIdentity(
 	db: Database,
@@ -206,21 +208,10 @@ export async function unlinkOAuthIdentity(
 	provider: string,
 	enabledProviders: readonly string[],
 ): Promise<UnlinkResult> {
-	const otherWays: SQL[] = [
-		sql`exists (select 1 from ${users} where ${users.id} = ${userId} and ${users.passwordHash} is not null)`,
-	];
-	const others = enabledProviders.filter((id) => id !== provider);
-	if (others.length > 0) {
-		otherWays.push(
-			sql`exists (select 1 from ${oauthAccounts} as other where other.user_id = ${userId} and other.provider in (${sql.join(
-				others.map((id) => sql`${id}`),
-				sql`, `,
-			)}))`,
-		);
-	}
+	const otherWays = otherLoginMethods(userId, { enabledProviders, exceptProvider: provider });
 	const deleted = await db
 		.delete(oauthAccounts)
-		.where(and(eq(oauthAccounts.userId, userId), eq(oauthAccounts.provider, provider), or(...otherWays)))
+		.where(and(eq(oauthAccounts.userId, userId), eq(oauthAccounts.provider, provider), otherWays))
 		.returning({ provider: oauthAccounts.provider });
 	if (deleted.length > 0) return { ok: true };
 	const exists = await db

@@ -5,9 +5,9 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /**
  * Launches headless Chromium with the flags this machine's closed network needs; playwright gives
- * every launch a new, empty profile directory of its own.
+ * every launch a new, empty profile directory of its own. `extraArgs` adds flags for one test.
  */
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
 	return chromium.launch({
 		executablePath: CHROMIUM_PATH,
 		headless: true,
@@ -19,6 +19,7 @@ export function launchChromium(): Promise<Browser> {
 			"--disable-background-networking",
 			"--disable-component-update",
 			"--disable-sync",
+			...extraArgs,
 		],
 	});
 }

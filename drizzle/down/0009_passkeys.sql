@@ -1,0 +1,6 @@
+-- Down migration for 0009_passkeys.sql: returns the schema to the snapshot before it.
+-- Derived from the drizzle-kit snapshots by scripts/db.mjs; review it like the up SQL.
+-- `npm run db:rollback` runs it and deletes the d1_migrations row in one D1 batch.
+DROP TABLE `passkeys`;
+--> statement-breakpoint
+DROP TABLE `passkey_challenges`;
