@@ -217,6 +217,10 @@ export const imageResponse = z
 		width: z.number().int(),
 		height: z.number().int(),
 		etag: z.string().meta({ description: 'Quoted, as in the ETag header: "…"' }),
+		metadata_stripped: z.boolean().meta({
+			description:
+				"The stored bytes went through metadata stripping (EXIF, XMP, IPTC, comments, text removed), whether or not any was found; false when STRIP_METADATA=off",
+		}),
 		created_at: timestamp,
 		updated_at: timestamp,
 		url: z.url().meta({ description: "The bytes (GET with the same bearer token)" }),

@@ -39,7 +39,14 @@ import {
  * cost an extra delete per replacement and break the one-key-per-image layout the contract names.
  */
 
-export type ImageLimits = { maxBytes: number; maxPixels: number; quotaBytes: number; quotaImages: number };
+export type ImageLimits = {
+	maxBytes: number;
+	maxPixels: number;
+	quotaBytes: number;
+	quotaImages: number;
+	/** STRIP_METADATA: uploads, replacements and avatars are stored with their metadata stripped. */
+	stripMetadata: boolean;
+};
 
 /** What the image services need: storage and the deployment's limits. */
 export type ImageStore = { db: Database; bucket: R2Bucket; limits: ImageLimits };
@@ -51,6 +58,7 @@ export function imageLimits(config: Config): ImageLimits {
 		maxPixels: config.MAX_IMAGE_PIXELS,
 		quotaBytes: config.QUOTA_BYTES,
 		quotaImages: config.QUOTA_IMAGES,
+		stripMetadata: config.STRIP_METADATA === "on",
 	};
 }
 
@@ -90,6 +98,7 @@ export async function presentImage(image: Image, links: ContentLinks, now = Date
 		width: image.width,
 		height: image.height,
 		etag: quoteEtag(image.etag),
+		metadata_stripped: image.metadataStripped,
 		created_at: image.createdAt.toISOString(),
 		updated_at: image.updatedAt.toISOString(),
 		url: new URL(`/v1/images/${image.id}/content`, links.appUrl).toString(),
@@ -300,7 +309,8 @@ export async function uploadImage(store: ImageStore, userId: string, source: Upl
 		maxBytes: limits.maxBytes,
 		byteBudget: limits.quotaBytes - usage.bytes,
 		httpMetadata: { contentType: upload.type },
-		customMetadata: objectMetadata(upload),
+		customMetadata: objectMetadata(upload, limits.stripMetadata),
+		strip: limits.stripMetadata,
 	});
 	if (!stored.ok) return stored;
 
@@ -315,6 +325,7 @@ export async function uploadImage(store: ImageStore, userId: string, source: Upl
 		height: upload.height,
 		etag: stored.value.etag,
 		sha256: stored.value.sha256,
+		metadataStripped: stored.value.stripped,
 		reservedBytes: 0,
 		reservedUntil: null,
 		createdAt: now,
@@ -345,9 +356,9 @@ async function insertWithinQuota(
 	limits: ImageLimits,
 ): Promise<"inserted" | "over_quota" | "no_user"> {
 	const result = await db.run(sql`
-		insert into ${images} (id, user_id, filename, content_type, size, width, height, etag, sha256, created_at, updated_at)
+		insert into ${images} (id, user_id, filename, content_type, size, width, height, etag, sha256, metadata_stripped, created_at, updated_at)
 		select ${image.id}, ${image.userId}, ${image.filename}, ${image.contentType}, ${image.size}, ${image.width},
-			${image.height}, ${image.etag}, ${image.sha256}, ${image.createdAt.getTime()}, ${image.updatedAt.getTime()}
+			${image.height}, ${image.etag}, ${image.sha256}, ${image.metadataStripped ? 1 : 0}, ${image.createdAt.getTime()}, ${image.updatedAt.getTime()}
 		where exists (select 1 from ${users} where id = ${image.userId})
 			and (select count(*) from ${images} where user_id = ${image.userId}) < ${limits.quotaImages}
 			and ${quotaBytesSql(image.userId, Date.now())} + ${image.size} <= ${limits.quotaBytes}
@@ -421,8 +432,9 @@ export async function replaceImageContent(
 			// A first, cheap bound (the old bytes are freed by the replacement); the reservation decides.
 			byteBudget: limits.quotaBytes - usage.bytes + current.size,
 			httpMetadata: { contentType: upload.type },
-			customMetadata: objectMetadata(upload),
+			customMetadata: objectMetadata(upload, limits.stripMetadata),
 			onlyIf: { etagMatches: current.etag },
+			strip: limits.stripMetadata,
 			reserve: async (length) => {
 				const held = await reserveReplacement(db, current, limits, length);
 				reserved = held.ok;
@@ -448,6 +460,7 @@ export async function replaceImageContent(
 			height: upload.height,
 			etag: stored.value.etag,
 			sha256: stored.value.sha256,
+			metadataStripped: stored.value.stripped,
 			reservedBytes: 0,
 			reservedUntil: null,
 			updatedAt: new Date(),
@@ -538,7 +551,8 @@ export async function setAvatar(
 		maxBytes: limits.maxBytes,
 		byteBudget: Number.POSITIVE_INFINITY,
 		httpMetadata: { contentType: upload.type },
-		customMetadata: objectMetadata(upload),
+		customMetadata: objectMetadata(upload, limits.stripMetadata),
+		strip: limits.stripMetadata,
 	});
 	if (!stored.ok) return stored;
 	const now = new Date();

@@ -156,7 +156,16 @@ async function repairRow(
 	const sha256 = encodeHexLowerCase(new Uint8Array(await digest.digest));
 	const repaired = await db
 		.update(images)
-		.set({ etag: object.etag, size: object.size, contentType, width, height, sha256, updatedAt: object.uploaded })
+		.set({
+			etag: object.etag,
+			size: object.size,
+			contentType,
+			width,
+			height,
+			sha256,
+			metadataStripped: listed.customMetadata?.stripped === "1",
+			updatedAt: object.uploaded,
+		})
 		.where(and(eq(images.id, imageId), eq(images.userId, userId), eq(images.etag, staleEtag)))
 		.returning({ id: images.id });
 	return repaired.length > 0;
