@@ -65,7 +65,7 @@ function bigPng() {
 		chunks.push({ type: small.toString("latin1", at + 4, at + 8), bytes: small.subarray(at, end) });
 		at = end;
 	}
-	const before = chunks.filter((c, i) => i < chunks.findIndex((d) => d.type === "IDAT"));
+	const before = chunks.filter((_c, i) => i < chunks.findIndex((d) => d.type === "IDAT"));
 	const after = chunks.filter((c) => c.type !== "IDAT" && !before.includes(c));
 	const parts = [small.subarray(0, 8), ...before.map((c) => c.bytes)];
 	let size = parts.reduce((n, p) => n + p.length, 0) + after.reduce((n, c) => n + c.bytes.length, 0);

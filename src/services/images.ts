@@ -9,7 +9,9 @@ import { etagMatches, sanitizeFilename } from "../lib/http-file";
 import { log } from "../lib/log";
 import { type ImageLink, contentUrlExpiry, signImageLink } from "../lib/signed-urls";
 import { type DownloadResult, downloadObject, lenientEntityTags } from "./downloads";
+import type { VariantParams } from "../lib/variants";
 import { avatarKey, imageKey } from "./storage";
+import { deleteVariants } from "./variants";
 import {
 	type InspectedUpload,
 	type Outcome,
@@ -116,7 +118,7 @@ export const SHARE_LINK_SECONDS = { min: 60, max: 604_800, default: 86_400 } as 
 export async function createImageLink(
 	db: Database,
 	links: ContentLinks,
-	input: { userId: string; imageId: string; seconds: number; now?: number },
+	input: { userId: string; imageId: string; seconds: number; variant?: VariantParams | null; now?: number },
 ): Promise<{ url: string; expiresAt: Date } | null> {
 	const image = await findOwnedImage(db, input.userId, input.imageId);
 	if (!image) return null;
@@ -126,6 +128,7 @@ export async function createImageLink(
 		ownerId: image.userId,
 		etag: image.etag,
 		expires,
+		variant: input.variant ?? null,
 	});
 	return { url, expiresAt: new Date(expires * 1000) };
 }
@@ -471,8 +474,11 @@ export async function replaceImageContent(
 	if (!updated) {
 		// Deleted while the bytes were in flight: the object written for it must not outlive it.
 		await deleteObjectQuietly(bucket, key);
+		await deleteVariantsQuietly(bucket, userId, imageId);
 		return refuse({ reason: "not_found" });
 	}
+	// Variants of the old bytes are never asked for again (their keys name the old etag).
+	await deleteVariantsQuietly(bucket, userId, imageId);
 	return { ok: true, value: updated };
 }
 
@@ -529,6 +535,7 @@ export async function deleteImage(db: Database, bucket: R2Bucket, userId: string
 		.get();
 	if (!deleted) return false;
 	await deleteObjectQuietly(bucket, imageKey(userId, imageId));
+	await deleteVariantsQuietly(bucket, userId, imageId);
 	return true;
 }
 
@@ -600,6 +607,15 @@ export async function findAvatar(
 		.where(and(eq(users.id, userId), isNotNull(users.avatarEtag)))
 		.get();
 	return row?.etag ? { etag: row.etag, contentType: row.contentType ?? "image/*" } : undefined;
+}
+
+/** Deletes an image's variants; a failure only leaves work for the sweep. */
+async function deleteVariantsQuietly(bucket: R2Bucket, userId: string, imageId: string): Promise<void> {
+	try {
+		await deleteVariants(bucket, userId, imageId);
+	} catch (error) {
+		log("warn", "variants_delete_failed", { imageId, message: error instanceof Error ? error.message : String(error) });
+	}
 }
 
 /** Deletes an object whose row is gone; a failure only leaves work for the sweep. */
