@@ -20,7 +20,8 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
 const rounds = Number(process.argv[2] ?? 3);
-// BENCH_ONLY=upload_raw_content_length,floor_bare_r2_put runs just those scenarios.
+// BENCH_ONLY=upload_raw_content_length,floor_bare_r2_put runs just those scenarios; the variant
+// scenarios (variant_first_request, variant_cached, variant_original_download) need sharp.
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
 const SIZE = 10 * 1024 * 1024;
 
@@ -220,6 +221,54 @@ try {
 		const meta = await (await fetch(`${base}/v1/images/${imageId}`, { headers: auth })).json();
 		await download({ "If-None-Match": meta.etag ?? etag }, 304, 0);
 	});
+	// Variants of a real 2400 x 1600 JPEG (sharp-encoded here): the first request for a variant
+	// (decode, resize, encode through the Images binding, simulated locally with sharp, then an R2
+	// put), the same variant again (one R2 read), and the original's download for comparison.
+	const variantScenarios = ["variant_first_request", "variant_cached", "variant_original_download"];
+	if (!only || variantScenarios.some((name) => only.has(name))) {
+		const { default: sharp } = await import("sharp");
+		const raw = randomBytes(600 * 400 * 3);
+		const photo = await sharp(raw, { raw: { width: 600, height: 400, channels: 3 } })
+			.resize(2400, 1600, { kernel: "cubic" })
+			.jpeg({ quality: 85 })
+			.toBuffer();
+		await startDev();
+		const res = await fetch(`${base}/v1/images?filename=photo.jpg`, {
+			method: "POST",
+			headers: { ...auth, "Content-Type": "image/jpeg" },
+			body: photo,
+		});
+		const photoId = (await expectStatus(res, 201).then((r) => r.json())).id;
+		await stopDev();
+		results.variant_photo = { width: 2400, height: 1600, bytes: photo.byteLength };
+		let width = 300;
+		const variant = async (w) => {
+			const answer = await expectStatus(
+				await fetch(`${base}/v1/images/${photoId}/content?w=${w}&format=webp`, { headers: auth }),
+				200,
+			);
+			await answer.arrayBuffer();
+		};
+		// A new width each time: every timed request makes a variant (fewer than 16 per scenario).
+		await scenario(
+			"variant_first_request",
+			() => variant(width++),
+			() => variant(width++),
+		);
+		await scenario(
+			"variant_cached",
+			() => variant(320),
+			() => variant(320),
+		);
+		await scenario(
+			"variant_original_download",
+			() => variant(320),
+			async () => {
+				const answer = await fetch(`${base}/v1/images/${photoId}/content`, { headers: auth });
+				await (await expectStatus(answer, 200)).arrayBuffer();
+			},
+		);
+	}
 	console.log(JSON.stringify(results, null, 2));
 } finally {
 	await stopDev();
