@@ -20,7 +20,8 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
 const rounds = Number(process.argv[2] ?? 3);
-// BENCH_ONLY=upload_raw_content_length,floor_bare_r2_put runs just those scenarios.
+// BENCH_ONLY=upload_raw_content_length,floor_bare_r2_put runs just those scenarios; the variant
+// scenarios (variant_first_request, variant_cached, variant_original_download) need sharp.
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
 const SIZE = 10 * 1024 * 1024;
 
@@ -63,7 +64,7 @@ let console_ = "";
  * Starts a fresh `wrangler dev` on the shared state, so each scenario's memory is measured in a
  * process that no earlier scenario has grown.
  */
-async function startDev(script = "src/index.ts") {
+async function startDev(script = "src/index.ts", extraVars = {}) {
 	console_ = "";
 	dev = spawn(
 		process.execPath,
@@ -78,7 +79,7 @@ async function startDev(script = "src/index.ts") {
 			"--persist-to",
 			join(state, "data"),
 			"--show-interactive-dev-session=false",
-			...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+			...Object.entries({ ...vars, ...extraVars }).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
 		],
 		{ cwd: project, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] },
 	);
@@ -115,7 +116,9 @@ try {
 	const upload = async (init) => {
 		const res = await expectStatus(await fetch(`${base}/v1/images?filename=big.png`, { method: "POST", ...init }), 201);
 		const image = await res.json();
-		if (image.size !== init.expectedSize) throw new Error(`stored ${image.size} bytes`);
+		// A JPEG with metadata is stored stripped: smaller than sent, by its metadata.
+		const sizeOk = init.strippedFrom ? image.size < init.strippedFrom : image.size === init.expectedSize;
+		if (!sizeOk) throw new Error(`stored ${image.size} bytes`);
 		if (imageId) await fetch(`${base}/v1/images/${imageId}`, { method: "DELETE", headers: auth });
 		imageId = image.id;
 	};
@@ -132,9 +135,9 @@ try {
 	const chunkedRaw = (bytes) => ({ ...raw(bytes), body: chunked(bytes), duplex: "half" });
 
 	/** Runs one scenario in a fresh workerd: a small warm-up, then `rounds` timed runs. */
-	const scenario = async (name, warmUp, run, script) => {
+	const scenario = async (name, warmUp, run, script, extraVars) => {
 		if (only && !only.has(name)) return;
-		const pids = await startDev(script);
+		const pids = await startDev(script, extraVars);
 		await warmUp();
 		const idle = totalRss(pids);
 		const samples = [];
@@ -177,6 +180,29 @@ try {
 			() => upload(make(body)),
 		);
 	}
+	// A 10 MiB JPEG carrying the metadata fixture's EXIF (GPS), XMP, IPTC, comment and trailer,
+	// stored stripped (the whole upload held once in memory) and, for comparison, with
+	// STRIP_METADATA=off (streamed straight into R2).
+	const jpeg = jpegWithMetadata(SIZE);
+	const jpegRaw = (bytes) => ({
+		headers: { ...auth, "Content-Type": "image/jpeg" },
+		body: bytes,
+		strippedFrom: bytes === jpeg ? bytes.byteLength : 0,
+		expectedSize: bytes.byteLength,
+	});
+	const smallJpeg = jpegWithMetadata(64 * 1024);
+	await scenario(
+		"upload_jpeg_metadata_stripped",
+		() => upload({ ...jpegRaw(smallJpeg), strippedFrom: smallJpeg.byteLength }),
+		() => upload(jpegRaw(jpeg)),
+	);
+	await scenario(
+		"upload_jpeg_metadata_strip_off",
+		() => upload(jpegRaw(smallJpeg)),
+		() => upload({ ...jpegRaw(jpeg), strippedFrom: 0 }),
+		undefined,
+		{ STRIP_METADATA: "off" },
+	);
 	const download = async (headers, status, length) => {
 		const res = await expectStatus(
 			await fetch(`${base}/v1/images/${imageId}/content`, { headers: { ...auth, ...headers } }),
@@ -195,6 +221,54 @@ try {
 		const meta = await (await fetch(`${base}/v1/images/${imageId}`, { headers: auth })).json();
 		await download({ "If-None-Match": meta.etag ?? etag }, 304, 0);
 	});
+	// Variants of a real 2400 x 1600 JPEG (sharp-encoded here): the first request for a variant
+	// (decode, resize, encode through the Images binding, simulated locally with sharp, then an R2
+	// put), the same variant again (one R2 read), and the original's download for comparison.
+	const variantScenarios = ["variant_first_request", "variant_cached", "variant_original_download"];
+	if (!only || variantScenarios.some((name) => only.has(name))) {
+		const { default: sharp } = await import("sharp");
+		const raw = randomBytes(600 * 400 * 3);
+		const photo = await sharp(raw, { raw: { width: 600, height: 400, channels: 3 } })
+			.resize(2400, 1600, { kernel: "cubic" })
+			.jpeg({ quality: 85 })
+			.toBuffer();
+		await startDev();
+		const res = await fetch(`${base}/v1/images?filename=photo.jpg`, {
+			method: "POST",
+			headers: { ...auth, "Content-Type": "image/jpeg" },
+			body: photo,
+		});
+		const photoId = (await expectStatus(res, 201).then((r) => r.json())).id;
+		await stopDev();
+		results.variant_photo = { width: 2400, height: 1600, bytes: photo.byteLength };
+		let width = 300;
+		const variant = async (w) => {
+			const answer = await expectStatus(
+				await fetch(`${base}/v1/images/${photoId}/content?w=${w}&format=webp`, { headers: auth }),
+				200,
+			);
+			await answer.arrayBuffer();
+		};
+		// A new width each time: every timed request makes a variant (fewer than 16 per scenario).
+		await scenario(
+			"variant_first_request",
+			() => variant(width++),
+			() => variant(width++),
+		);
+		await scenario(
+			"variant_cached",
+			() => variant(320),
+			() => variant(320),
+		);
+		await scenario(
+			"variant_original_download",
+			() => variant(320),
+			async () => {
+				const answer = await fetch(`${base}/v1/images/${photoId}/content`, { headers: auth });
+				await (await expectStatus(answer, 200)).arrayBuffer();
+			},
+		);
+	}
 	console.log(JSON.stringify(results, null, 2));
 } finally {
 	await stopDev();
@@ -245,6 +319,22 @@ function pngHeaded(size, width, height) {
 	idat.write("IDAT", 4, "latin1");
 	bytes.set(idat, head.length);
 	return bytes;
+}
+
+/**
+ * test/fixtures/metadata/photo.jpg's segments up to its scan (JFIF, EXIF with GPS, XMP, IPTC,
+ * comment, ICC, tables, SOS), then random entropy-coded data (0xFF stuffed) to `size` bytes, then EOI.
+ */
+function jpegWithMetadata(size) {
+	const small = readFileSync(join(root, "test/fixtures/metadata/photo.jpg"));
+	let at = 2;
+	while (!(small[at] === 0xff && small[at + 1] === 0xda)) at += 2 + small.readUInt16BE(at + 2);
+	const head = small.subarray(0, at + 2 + small.readUInt16BE(at + 2));
+	const scan = randomBytes(size - head.length - 2);
+	// Stuffing as an encoder writes it: no 0xFF is followed by anything but 0x00.
+	for (let i = 0; i < scan.length - 1; i++) if (scan[i] === 0xff) scan[i + 1] = 0;
+	scan[scan.length - 1] = 0;
+	return new Uint8Array(Buffer.concat([head, scan, Buffer.from([0xff, 0xd9])]));
 }
 
 function crc32(data) {

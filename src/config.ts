@@ -85,6 +85,8 @@ const configSchema = z
 		MAX_IMAGE_PIXELS: bytes(50_000_000),
 		QUOTA_BYTES: bytes(1024 * 1024 * 1024),
 		QUOTA_IMAGES: bytes(1000),
+		/** Lossless removal of EXIF, XMP, IPTC, comments and text from uploaded images ("on"), or none ("off"). */
+		STRIP_METADATA: z.enum(["on", "off"]).default("on"),
 		/** Lifetime of an image object's signed `content_url` (rounded up to a quarter of it). */
 		SIGNED_URL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
 		/** Failed password logins per account (email), counted whether or not the account exists. */

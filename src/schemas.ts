@@ -2,6 +2,7 @@ import { z } from "zod";
 import { SUPPORTED_LOCALES } from "./lib/i18n";
 import { isCommonPassword, passwordEqualsEmail } from "./lib/password-policy";
 import { isPlainText } from "./lib/plain-text";
+import { VARIANT_FITS, VARIANT_FORMATS, VARIANT_MAX_SIDE } from "./lib/variants";
 
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 128;
@@ -370,6 +371,10 @@ export const imageResponse = z
 		width: z.number().int(),
 		height: z.number().int(),
 		etag: z.string().meta({ description: 'Quoted, as in the ETag header: "…"' }),
+		metadata_stripped: z.boolean().meta({
+			description:
+				"The stored bytes went through metadata stripping (EXIF, XMP, IPTC, comments, text removed), whether or not any was found; false when STRIP_METADATA=off",
+		}),
 		created_at: timestamp,
 		updated_at: timestamp,
 		url: z.url().meta({ description: "The bytes (GET with the same bearer token)" }),
@@ -382,7 +387,28 @@ export const imageResponse = z
 
 export type ImageBody = z.infer<typeof imageResponse>;
 
-/** POST /v1/images/:id/links. Variant parameters (w, h, fit, format) are not offered yet. */
+const variantSide = (which: string, number: z.ZodNumber = z.number()) =>
+	number
+		.int()
+		.min(1)
+		.max(VARIANT_MAX_SIDE)
+		.optional()
+		.meta({ description: `${which} of the variant, 1..${VARIANT_MAX_SIDE} pixels` });
+const variantFit = z
+	.enum(VARIANT_FITS)
+	.optional()
+	.meta({ description: "How the variant fits w x h (default scale-down: never enlarged)" });
+const variantFormat = z.enum(VARIANT_FORMATS).optional().meta({ description: "The variant's format (default webp)" });
+
+/** `?w=&h=&fit=&format=` of GET /v1/images/:id/content: one variant instead of the original. */
+export const variantQuery = z.object({
+	w: variantSide("Width", z.coerce.number()),
+	h: variantSide("Height", z.coerce.number()),
+	fit: variantFit,
+	format: variantFormat,
+});
+
+/** POST /v1/images/:id/links: a share link of the original, or of one variant (w, h, fit, format). */
 export const imageLinkBody = z.object({
 	expires_in: z
 		.number()
@@ -391,6 +417,10 @@ export const imageLinkBody = z.object({
 		.max(604_800)
 		.optional()
 		.meta({ description: "Seconds the link lives (default 86400)" }),
+	w: variantSide("Width"),
+	h: variantSide("Height"),
+	fit: variantFit,
+	format: variantFormat,
 });
 
 export const imageLinkResponse = z
@@ -430,6 +460,9 @@ export const exportResponse = z
 		profile: userResponse.extend({ updated_at: timestamp, last_login_at: timestamp.nullable() }),
 		linked_accounts: z.array(linkedAccountResponse),
 		images: z.array(imageResponse),
+		image_variants: z
+			.object({ count: z.number().int(), bytes: z.number().int() })
+			.meta({ description: "Variants (resized copies) of the images kept in storage: how many, and their bytes" }),
 		sessions: z.array(
 			z.object({
 				id: z.string(),

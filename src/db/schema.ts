@@ -213,6 +213,8 @@ export const images = sqliteTable(
 		height: integer("height").notNull(),
 		etag: text("etag").notNull(),
 		sha256: text("sha256").notNull(),
+		/** The stored bytes went through metadata stripping (false for rows from before it, or STRIP_METADATA=off). */
+		metadataStripped: integer("metadata_stripped", { mode: "boolean" }).notNull().default(false),
 		/**
 		 * Quota held by a replacement in flight (its new bytes' upper bound) until `reserved_until`:
 		 * every quota check counts the larger of it and `size`, so parallel replacements cannot overshoot.

@@ -24,7 +24,8 @@ import {
 import { limitUploadsPerUser } from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
 import { verifyImageLink } from "../lib/signed-urls";
-import { imageLinkBody, imageLinkResponse, imageListResponse, imageResponse } from "../schemas";
+import { variantOf } from "../lib/variants";
+import { imageLinkBody, imageLinkResponse, imageListResponse, imageResponse, variantQuery } from "../schemas";
 import { downloadObject } from "../services/downloads";
 import {
 	type ImageStore,
@@ -47,6 +48,7 @@ import {
 	uploadImage,
 } from "../services/images";
 import { imageKey } from "../services/storage";
+import { imagesTransformer, serveVariant } from "../services/variants";
 import { type Refusal, type UploadSource, openUpload } from "../services/uploads";
 import type { AppEnv } from "../types";
 
@@ -93,15 +95,25 @@ const downloadRoute = createRoute({
 	method: "get",
 	path: "/{id}/content",
 	operationId: "getImageContent",
-	summary: "Image bytes (ETag/If-None-Match, single byte ranges)",
+	summary: "Image bytes (ETag/If-None-Match, single byte ranges), or one variant (?w=&h=&fit=&format=)",
+	description:
+		"With any of w, h, fit, format: a variant made with Cloudflare Images, stored in R2 on first request " +
+		"(at least 16 per image), with its own ETag; Range does not apply to variants.",
 	tags: ["images"],
 	...BEARER,
-	request: { params: idParam, headers: downloadHeaders },
+	request: { params: idParam, headers: downloadHeaders, query: variantQuery },
 	responses: {
 		200: { description: "The bytes", headers: DOWNLOAD_HEADERS, content: IMAGE_BYTES },
 		206: PARTIAL_CONTENT,
 		304: { description: "Not modified (If-None-Match matched)", headers: ETAG },
-		...problems("image_not_found", "range_not_satisfiable", ...AUTH_ERRORS, OUTAGE),
+		...problems(
+			"validation_failed",
+			"image_not_found",
+			"range_not_satisfiable",
+			"unsupported_image_type",
+			...AUTH_ERRORS,
+			OUTAGE,
+		),
 	},
 });
 
@@ -116,6 +128,21 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 	preferUserLocale(c, found.locale);
 	const { image } = found;
 	if (!image) throw new AppError("image_not_found");
+	const variant = variantOf(c.req.valid("query"));
+	if (variant) {
+		const made = await serveVariant(
+			c.env.IMAGES,
+			imagesTransformer(c.env.IMAGE_TRANSFORMS),
+			{ userId: claims.sub, imageId: image.id, etag: image.etag, filename: image.filename },
+			variant,
+			c.req.raw.headers,
+			{ cacheControl: "private", maxBytes: c.get("config").MAX_IMAGE_BYTES },
+		);
+		if (made.kind === "missing") throw new AppError("image_not_found");
+		// Only the Images binding decodes pixels: bytes that passed the upload checks can still fail it.
+		if (made.kind === "untransformable") throw new AppError("unsupported_image_type");
+		return made.response;
+	}
 	const result = await downloadObject(c.env.IMAGES, imageKey(claims.sub, image.id), c.req.raw.headers, {
 		cacheControl: "private",
 		filename: image.filename,
@@ -134,6 +161,10 @@ const signedQuery = z.object({
 	t: z.string().optional().meta({ description: "Etag of the signed bytes (signed)" }),
 	e: z.string().optional().meta({ description: "Expiry, Unix seconds (signed)" }),
 	s: z.string().optional().meta({ description: "HMAC-SHA-256 signature, base64url" }),
+	w: z.string().optional().meta({ description: "Variant width (signed)" }),
+	h: z.string().optional().meta({ description: "Variant height (signed)" }),
+	fit: z.string().optional().meta({ description: "Variant fit (signed)" }),
+	format: z.string().optional().meta({ description: "Variant format (signed)" }),
 });
 
 const sharedRoute = createRoute({
@@ -151,7 +182,14 @@ const sharedRoute = createRoute({
 		200: { description: "The bytes", headers: DOWNLOAD_HEADERS, content: IMAGE_BYTES },
 		206: PARTIAL_CONTENT,
 		304: { description: "Not modified (If-None-Match matched)", headers: ETAG },
-		...problems("link_invalid", "link_expired", "image_not_found", "range_not_satisfiable", OUTAGE),
+		...problems(
+			"link_invalid",
+			"link_expired",
+			"image_not_found",
+			"range_not_satisfiable",
+			"unsupported_image_type",
+			OUTAGE,
+		),
 	},
 });
 
@@ -163,6 +201,25 @@ imageContentRoutes.openapi(
 		const now = Date.now();
 		const verdict = await verifyImageLink(key, id, new URL(c.req.url).searchParams, now);
 		if (!verdict.ok) throw new AppError(verdict.reason === "expired" ? "link_expired" : "link_invalid");
+		const { link } = verdict;
+		if (link.variant) {
+			const made = await serveVariant(
+				c.env.IMAGES,
+				imagesTransformer(c.env.IMAGE_TRANSFORMS),
+				{ userId: link.ownerId, imageId: id, etag: link.etag, filename: `${id}.${link.variant.format}` },
+				link.variant,
+				c.req.raw.headers,
+				{
+					cacheControl: `private, max-age=${Math.max(0, link.expires - Math.floor(now / 1000))}`,
+					maxBytes: c.get("config").MAX_IMAGE_BYTES,
+				},
+			);
+			if (made.kind === "missing") throw new AppError("image_not_found");
+			if (made.kind === "untransformable") throw new AppError("unsupported_image_type");
+			made.response.headers.set("Referrer-Policy", "no-referrer");
+			made.response.headers.set("Cross-Origin-Resource-Policy", "cross-origin");
+			return made.response;
+		}
 		const result = await downloadLinkedImage(c.env.IMAGES, verdict.link, c.req.raw.headers, now);
 		if (result.kind === "missing") throw new AppError("image_not_found");
 		if (result.kind === "unsatisfiable") {
@@ -394,11 +451,13 @@ const linkRoute = createRoute({
 
 imageRoutes.openapi(linkRoute, async (c) => {
 	// No body (or no Content-Type) reads as {}, which the schema's default does not reach.
-	const expiresIn = c.req.valid("json").expires_in ?? SHARE_LINK_SECONDS.default;
+	const body = c.req.valid("json");
+	const expiresIn = body.expires_in ?? SHARE_LINK_SECONDS.default;
 	const link = await createImageLink(c.get("db"), await contentLinks(c.get("config")), {
 		userId: c.get("auth").user.id,
 		imageId: c.req.valid("param").id,
 		seconds: expiresIn,
+		variant: variantOf(body),
 	});
 	if (!link) throw new AppError("image_not_found");
 	return c.json({ url: link.url, expires_at: link.expiresAt.toISOString() }, 201);

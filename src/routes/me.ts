@@ -164,7 +164,12 @@ const exportRoute = createRoute({
 });
 
 meRoutes.openapi(exportRoute, async (c) => {
-	const data = await exportUserData(c.get("dbRead"), c.get("auth").user, await contentLinks(c.get("config")));
+	const data = await exportUserData(
+		c.get("dbRead"),
+		c.env.IMAGES,
+		c.get("auth").user,
+		await contentLinks(c.get("config")),
+	);
 	const filename = `atrium-export-${data.exported_at.slice(0, 10)}.json`;
 	return c.json(data, 200, {
 		"Content-Disposition": `attachment; filename="${filename}"`,

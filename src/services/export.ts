@@ -9,6 +9,7 @@ import { listLinkedAccounts } from "./oauth/accounts";
 import { listPasskeys, presentPasskey } from "./passkeys";
 import { coseAlgorithmRS256 } from "@oslojs/webauthn";
 import { presentUser } from "./users";
+import { variantUsage } from "./variants";
 
 /** Version of the export's layout, so a reader can tell future changes apart. */
 export const EXPORT_FORMAT = 1;
@@ -18,9 +19,14 @@ export const EXPORT_FORMAT = 1;
  * accounts, image metadata (the bytes are at each `url`), sessions, passkeys and the audit trail. Secrets
  * are not data about the user and are left out: no password hash, no token or token hash.
  */
-export async function exportUserData(db: Database, user: User, links: ContentLinks): Promise<ExportBody> {
+export async function exportUserData(
+	db: Database,
+	bucket: R2Bucket,
+	user: User,
+	links: ContentLinks,
+): Promise<ExportBody> {
 	const { appUrl } = links;
-	const [accounts, imageRows, sessionRows, events, mfa, totp, keys] = await Promise.all([
+	const [accounts, imageRows, sessionRows, events, mfa, totp, keys, variants] = await Promise.all([
 		listLinkedAccounts(db, user.id),
 		db.select().from(images).where(eq(images.userId, user.id)).orderBy(asc(images.createdAt), asc(images.id)),
 		db.select().from(sessions).where(eq(sessions.userId, user.id)).orderBy(desc(sessions.createdAt)),
@@ -28,6 +34,7 @@ export async function exportUserData(db: Database, user: User, links: ContentLin
 		mfaStatus(db, user.id),
 		db.select({ enabledAt: mfaTotp.enabledAt }).from(mfaTotp).where(eq(mfaTotp.userId, user.id)).get(),
 		listPasskeys(db, user.id),
+		variantUsage(bucket, user.id),
 	]);
 	return {
 		format: EXPORT_FORMAT,
@@ -48,6 +55,7 @@ export async function exportUserData(db: Database, user: User, links: ContentLin
 			linked_at: account.linkedAt.toISOString(),
 		})),
 		images: await Promise.all(imageRows.map((image) => presentImage(image, links))),
+		image_variants: variants,
 		sessions: sessionRows.map((session) => ({
 			id: session.id,
 			created_at: session.createdAt.toISOString(),

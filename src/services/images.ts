@@ -9,7 +9,9 @@ import { etagMatches, sanitizeFilename } from "../lib/http-file";
 import { log } from "../lib/log";
 import { type ImageLink, contentUrlExpiry, signImageLink } from "../lib/signed-urls";
 import { type DownloadResult, downloadObject, lenientEntityTags } from "./downloads";
+import type { VariantParams } from "../lib/variants";
 import { avatarKey, imageKey } from "./storage";
+import { deleteVariants } from "./variants";
 import {
 	type InspectedUpload,
 	type Outcome,
@@ -39,7 +41,14 @@ import {
  * cost an extra delete per replacement and break the one-key-per-image layout the contract names.
  */
 
-export type ImageLimits = { maxBytes: number; maxPixels: number; quotaBytes: number; quotaImages: number };
+export type ImageLimits = {
+	maxBytes: number;
+	maxPixels: number;
+	quotaBytes: number;
+	quotaImages: number;
+	/** STRIP_METADATA: uploads, replacements and avatars are stored with their metadata stripped. */
+	stripMetadata: boolean;
+};
 
 /** What the image services need: storage and the deployment's limits. */
 export type ImageStore = { db: Database; bucket: R2Bucket; limits: ImageLimits };
@@ -51,6 +60,7 @@ export function imageLimits(config: Config): ImageLimits {
 		maxPixels: config.MAX_IMAGE_PIXELS,
 		quotaBytes: config.QUOTA_BYTES,
 		quotaImages: config.QUOTA_IMAGES,
+		stripMetadata: config.STRIP_METADATA === "on",
 	};
 }
 
@@ -90,6 +100,7 @@ export async function presentImage(image: Image, links: ContentLinks, now = Date
 		width: image.width,
 		height: image.height,
 		etag: quoteEtag(image.etag),
+		metadata_stripped: image.metadataStripped,
 		created_at: image.createdAt.toISOString(),
 		updated_at: image.updatedAt.toISOString(),
 		url: new URL(`/v1/images/${image.id}/content`, links.appUrl).toString(),
@@ -107,7 +118,7 @@ export const SHARE_LINK_SECONDS = { min: 60, max: 604_800, default: 86_400 } as 
 export async function createImageLink(
 	db: Database,
 	links: ContentLinks,
-	input: { userId: string; imageId: string; seconds: number; now?: number },
+	input: { userId: string; imageId: string; seconds: number; variant?: VariantParams | null; now?: number },
 ): Promise<{ url: string; expiresAt: Date } | null> {
 	const image = await findOwnedImage(db, input.userId, input.imageId);
 	if (!image) return null;
@@ -117,6 +128,7 @@ export async function createImageLink(
 		ownerId: image.userId,
 		etag: image.etag,
 		expires,
+		variant: input.variant ?? null,
 	});
 	return { url, expiresAt: new Date(expires * 1000) };
 }
@@ -300,7 +312,8 @@ export async function uploadImage(store: ImageStore, userId: string, source: Upl
 		maxBytes: limits.maxBytes,
 		byteBudget: limits.quotaBytes - usage.bytes,
 		httpMetadata: { contentType: upload.type },
-		customMetadata: objectMetadata(upload),
+		customMetadata: objectMetadata(upload, limits.stripMetadata),
+		strip: limits.stripMetadata,
 	});
 	if (!stored.ok) return stored;
 
@@ -315,6 +328,7 @@ export async function uploadImage(store: ImageStore, userId: string, source: Upl
 		height: upload.height,
 		etag: stored.value.etag,
 		sha256: stored.value.sha256,
+		metadataStripped: stored.value.stripped,
 		reservedBytes: 0,
 		reservedUntil: null,
 		createdAt: now,
@@ -345,9 +359,9 @@ async function insertWithinQuota(
 	limits: ImageLimits,
 ): Promise<"inserted" | "over_quota" | "no_user"> {
 	const result = await db.run(sql`
-		insert into ${images} (id, user_id, filename, content_type, size, width, height, etag, sha256, created_at, updated_at)
+		insert into ${images} (id, user_id, filename, content_type, size, width, height, etag, sha256, metadata_stripped, created_at, updated_at)
 		select ${image.id}, ${image.userId}, ${image.filename}, ${image.contentType}, ${image.size}, ${image.width},
-			${image.height}, ${image.etag}, ${image.sha256}, ${image.createdAt.getTime()}, ${image.updatedAt.getTime()}
+			${image.height}, ${image.etag}, ${image.sha256}, ${image.metadataStripped ? 1 : 0}, ${image.createdAt.getTime()}, ${image.updatedAt.getTime()}
 		where exists (select 1 from ${users} where id = ${image.userId})
 			and (select count(*) from ${images} where user_id = ${image.userId}) < ${limits.quotaImages}
 			and ${quotaBytesSql(image.userId, Date.now())} + ${image.size} <= ${limits.quotaBytes}
@@ -421,8 +435,9 @@ export async function replaceImageContent(
 			// A first, cheap bound (the old bytes are freed by the replacement); the reservation decides.
 			byteBudget: limits.quotaBytes - usage.bytes + current.size,
 			httpMetadata: { contentType: upload.type },
-			customMetadata: objectMetadata(upload),
+			customMetadata: objectMetadata(upload, limits.stripMetadata),
 			onlyIf: { etagMatches: current.etag },
+			strip: limits.stripMetadata,
 			reserve: async (length) => {
 				const held = await reserveReplacement(db, current, limits, length);
 				reserved = held.ok;
@@ -448,6 +463,7 @@ export async function replaceImageContent(
 			height: upload.height,
 			etag: stored.value.etag,
 			sha256: stored.value.sha256,
+			metadataStripped: stored.value.stripped,
 			reservedBytes: 0,
 			reservedUntil: null,
 			updatedAt: new Date(),
@@ -458,8 +474,11 @@ export async function replaceImageContent(
 	if (!updated) {
 		// Deleted while the bytes were in flight: the object written for it must not outlive it.
 		await deleteObjectQuietly(bucket, key);
+		await deleteVariantsQuietly(bucket, userId, imageId);
 		return refuse({ reason: "not_found" });
 	}
+	// Variants of the old bytes are never asked for again (their keys name the old etag).
+	await deleteVariantsQuietly(bucket, userId, imageId);
 	return { ok: true, value: updated };
 }
 
@@ -516,6 +535,7 @@ export async function deleteImage(db: Database, bucket: R2Bucket, userId: string
 		.get();
 	if (!deleted) return false;
 	await deleteObjectQuietly(bucket, imageKey(userId, imageId));
+	await deleteVariantsQuietly(bucket, userId, imageId);
 	return true;
 }
 
@@ -538,7 +558,8 @@ export async function setAvatar(
 		maxBytes: limits.maxBytes,
 		byteBudget: Number.POSITIVE_INFINITY,
 		httpMetadata: { contentType: upload.type },
-		customMetadata: objectMetadata(upload),
+		customMetadata: objectMetadata(upload, limits.stripMetadata),
+		strip: limits.stripMetadata,
 	});
 	if (!stored.ok) return stored;
 	const now = new Date();
@@ -586,6 +607,15 @@ export async function findAvatar(
 		.where(and(eq(users.id, userId), isNotNull(users.avatarEtag)))
 		.get();
 	return row?.etag ? { etag: row.etag, contentType: row.contentType ?? "image/*" } : undefined;
+}
+
+/** Deletes an image's variants; a failure only leaves work for the sweep. */
+async function deleteVariantsQuietly(bucket: R2Bucket, userId: string, imageId: string): Promise<void> {
+	try {
+		await deleteVariants(bucket, userId, imageId);
+	} catch (error) {
+		log("warn", "variants_delete_failed", { imageId, message: error instanceof Error ? error.message : String(error) });
+	}
 }
 
 /** Deletes an object whose row is gone; a failure only leaves work for the sweep. */

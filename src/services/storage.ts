@@ -8,6 +8,16 @@ export function imageKey(userId: string, imageId: string): string {
 	return `users/${userId}/images/${imageId}`;
 }
 
+/** R2 key prefix of every variant of an image (all of its versions). */
+export function variantsPrefix(userId: string, imageId: string): string {
+	return `users/${userId}/variants/${imageId}/`;
+}
+
+/** R2 key of one variant of one version (etag) of an image; `name` comes from lib/variants.ts. */
+export function variantKey(userId: string, imageId: string, etag: string, name: string): string {
+	return `${variantsPrefix(userId, imageId)}${etag}/${name}`;
+}
+
 /** R2 key of a user's avatar. */
 export function avatarKey(userId: string): string {
 	return `users/${userId}/avatar`;

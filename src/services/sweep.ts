@@ -74,7 +74,10 @@ async function sweepUser(db: Database, bucket: R2Bucket, userId: string, cutoff:
 			.get(),
 	]);
 	const rowsById = new Map(rows.map((row) => [row.id, row]));
+	// Variants live while their image does and still has the bytes they were made from.
+	const currentEtags = new Map(rows.map((row) => [row.id, row.etag]));
 	const imagesPrefix = `${userPrefix(userId)}images/`;
+	const variantsPrefix = `${userPrefix(userId)}variants/`;
 	const orphans: string[] = [];
 	let avatarObject: ListedObject | undefined;
 
@@ -92,6 +95,13 @@ async function sweepUser(db: Database, bucket: R2Bucket, userId: string, cutoff:
 					.returning({ id: users.id });
 				report.rowsRepaired += repaired.length;
 			}
+			continue;
+		}
+		if (object.key.startsWith(variantsPrefix)) {
+			// users/<user>/variants/<image>/<etag>/<name>
+			const [variantOf, sourceEtag, name, ...rest] = object.key.slice(variantsPrefix.length).split("/");
+			const live = name !== undefined && rest.length === 0 && currentEtags.get(variantOf ?? "") === sourceEtag;
+			if (!live && old) orphans.push(object.key);
 			continue;
 		}
 		const imageId = object.key.startsWith(imagesPrefix) ? object.key.slice(imagesPrefix.length) : "";
@@ -156,7 +166,16 @@ async function repairRow(
 	const sha256 = encodeHexLowerCase(new Uint8Array(await digest.digest));
 	const repaired = await db
 		.update(images)
-		.set({ etag: object.etag, size: object.size, contentType, width, height, sha256, updatedAt: object.uploaded })
+		.set({
+			etag: object.etag,
+			size: object.size,
+			contentType,
+			width,
+			height,
+			sha256,
+			metadataStripped: listed.customMetadata?.stripped === "1",
+			updatedAt: object.uploaded,
+		})
 		.where(and(eq(images.id, imageId), eq(images.userId, userId), eq(images.etag, staleEtag)))
 		.returning({ id: images.id });
 	return repaired.length > 0;

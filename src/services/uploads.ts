@@ -1,6 +1,7 @@
 import { encodeHexLowerCase } from "@oslojs/encoding";
 import { type ImageType, SNIFF_BYTES, sniffImage } from "../lib/image-sniff";
 import { type StructureProblem, type StructureScanner, structureScanner } from "../lib/image-structure";
+import { stripMetadata } from "../lib/image-strip";
 
 /**
  * Room for multipart framing around the `image` part: boundaries, part headers (a long file name
@@ -53,8 +54,8 @@ export type InspectedUpload = {
 	reader: ReadableStreamDefaultReader<Uint8Array>;
 };
 
-/** What R2 stored, as needed to describe it in D1. */
-export type StoredObject = { etag: string; size: number; sha256: string; uploaded: Date };
+/** What R2 stored, as needed to describe it in D1; `stripped` when the bytes went through metadata stripping. */
+export type StoredObject = { etag: string; size: number; sha256: string; uploaded: Date; stripped: boolean };
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
 
@@ -241,6 +242,12 @@ export type StoreOptions = {
 	 * refusal stops the upload with nothing written.
 	 */
 	reserve?: (length: number) => Promise<Refusal | null>;
+	/**
+	 * Strip metadata (src/lib/image-strip.ts) before storing. The stored length is then known only
+	 * at the end, so the upload is held once in memory (at most `maxBytes`), `byteBudget` and
+	 * `reserve` apply to the stripped length, and the hash describes the stored bytes.
+	 */
+	strip?: boolean;
 };
 
 /**
@@ -257,14 +264,17 @@ export async function storeUpload(
 	upload: InspectedUpload,
 	options: StoreOptions,
 ): Promise<Outcome<StoredObject>> {
-	const limit = Math.max(0, Math.min(options.maxBytes, options.byteBudget));
+	const strip = options.strip === true;
+	const budget = Math.max(0, Math.min(options.maxBytes, options.byteBudget));
+	// Stripping may shrink the file under the quota: only the size limit applies to the bytes as sent.
+	const limit = strip ? options.maxBytes : budget;
 	const refusalFor = (size: number): Refusal =>
 		size > options.maxBytes ? { reason: "too_large", limit: options.maxBytes } : { reason: "quota_exceeded" };
 	if (upload.length !== null && upload.length > limit) {
 		await upload.reader.cancel().catch(() => {});
 		return refuse(refusalFor(upload.length));
 	}
-	if (upload.length !== null && options.reserve) {
+	if (upload.length !== null && options.reserve && !strip) {
 		const refused = await options.reserve(upload.length);
 		if (refused) {
 			await upload.reader.cancel().catch(() => {});
@@ -305,7 +315,7 @@ export async function storeUpload(
 						controller.error(new Error("upload refused by its structure"));
 						return;
 					}
-					await digestWriter.close();
+					if (!strip) await digestWriter.close();
 					controller.close();
 					return;
 				}
@@ -324,14 +334,14 @@ export async function storeUpload(
 					return;
 				}
 				// With a known length R2 may commit as soon as the last byte arrives: judge the file before it does.
-				const last = upload.length !== null && size === upload.length ? upload.structure.finish() : null;
+				const last = !strip && upload.length !== null && size === upload.length ? upload.structure.finish() : null;
 				if (last) {
 					refusal = structureRefusal(last, upload.maxPixels);
 					controller.error(new Error("upload refused by its structure"));
 					await upload.reader.cancel().catch(() => {});
 					return;
 				}
-				await digestWriter.write(next);
+				if (!strip) await digestWriter.write(next);
 				controller.enqueue(next);
 			},
 			cancel: (reason) => upload.reader.cancel(reason),
@@ -341,7 +351,24 @@ export async function storeUpload(
 
 	let body = counted;
 	let length = upload.length;
-	if (length === null) {
+	if (strip) {
+		const held = await holdWhole(counted, upload.length, options.maxBytes);
+		if (!held.ok) {
+			if (refusal) return refuse(refusal);
+			throw held.cause;
+		}
+		const stripped = stripMetadata(upload.type, held.bytes);
+		if (!stripped) return refuse({ reason: "unsupported_type" });
+		length = stripped.length;
+		if (length > budget) return refuse(refusalFor(length));
+		if (options.reserve) {
+			const refused = await options.reserve(length);
+			if (refused) return refuse(refused);
+		}
+		for (const piece of stripped.pieces) await digestWriter.write(piece);
+		await digestWriter.close();
+		body = streamOf(stripped.pieces);
+	} else if (length === null) {
 		const chunks: Uint8Array[] = [];
 		try {
 			for await (const chunk of counted) chunks.push(chunk);
@@ -379,7 +406,34 @@ export async function storeUpload(
 	}
 	await piping;
 	const sha256 = encodeHexLowerCase(new Uint8Array(await digest.digest));
-	return { ok: true, value: { etag: object.etag, size: object.size, sha256, uploaded: object.uploaded } };
+	return {
+		ok: true,
+		value: { etag: object.etag, size: object.size, sha256, uploaded: object.uploaded, stripped: strip },
+	};
+}
+
+/**
+ * Reads a whole (already counted and checked) body into one resizable buffer, sized up front when
+ * the length was declared and grown in place up to `maxBytes` otherwise. Each chunk is copied in
+ * and let go, so the file is held once.
+ */
+async function holdWhole(
+	body: ReadableStream<Uint8Array>,
+	declared: number | null,
+	maxBytes: number,
+): Promise<{ ok: true; bytes: Uint8Array } | { ok: false; cause: unknown }> {
+	const buffer = new ArrayBuffer(Math.min(declared ?? 0, maxBytes), { maxByteLength: maxBytes });
+	let filled = 0;
+	try {
+		for await (const chunk of body) {
+			if (filled + chunk.byteLength > buffer.byteLength) buffer.resize(filled + chunk.byteLength);
+			new Uint8Array(buffer, filled, chunk.byteLength).set(chunk);
+			filled += chunk.byteLength;
+		}
+	} catch (cause) {
+		return { ok: false, cause };
+	}
+	return { ok: true, bytes: new Uint8Array(buffer, 0, filled) };
 }
 
 function structureRefusal(problem: StructureProblem, maxPixels: number): Refusal {
@@ -392,8 +446,11 @@ function structureRefusal(problem: StructureProblem, maxPixels: number): Refusal
  * Custom metadata stored with an image object: with the Content-Type and size R2 keeps anyway,
  * it lets the sweep rebuild a row from the object alone (the hash it recomputes from the bytes).
  */
-export function objectMetadata(upload: Pick<InspectedUpload, "width" | "height">): Record<string, string> {
-	return { width: String(upload.width), height: String(upload.height) };
+export function objectMetadata(
+	upload: Pick<InspectedUpload, "width" | "height">,
+	stripped: boolean,
+): Record<string, string> {
+	return { width: String(upload.width), height: String(upload.height), stripped: stripped ? "1" : "0" };
 }
 
 /** A failed outcome. */

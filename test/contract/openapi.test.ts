@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { BASE, PASSWORD, register, signedInUser, uniqueEmail } from "../helpers/api";
 import { interceptPrepare } from "../helpers/d1-recorder";
+import { fixture } from "../fixtures";
 import { pngOf, uploadImage } from "../helpers/images";
 import { enableTotp, firstStep, pinClock, totpCode } from "../helpers/mfa";
 import {
@@ -122,6 +123,16 @@ const png = () => pngOf(16, 16);
 async function userWithImage() {
 	const user = await signedInUser();
 	const image = await uploadImage(user.token, png());
+	return { ...user, image };
+}
+
+/** A user whose image passes the upload checks but cannot be decoded (its scan names undefined tables). */
+async function userWithUndecodableImage() {
+	const user = await signedInUser();
+	const bytes = fixture("tiny.jpg");
+	const sos = bytes.findIndex((byte, i) => byte === 0xff && bytes[i + 1] === 0xda);
+	bytes[sos + 6] = 0x33;
+	const image = await uploadImage(user.token, bytes, "broken.jpg");
 	return { ...user, image };
 }
 
@@ -515,6 +526,14 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			const { token, image } = await userWithImage();
 			return { method: "GET", path: `/v1/images/${image.id}/content`, token, headers: { Range: "bytes=9999-" } };
 		},
+		400: async () => {
+			const { token, image } = await userWithImage();
+			return { method: "GET", path: `/v1/images/${image.id}/content?w=0`, token };
+		},
+		415: async () => {
+			const { token, image } = await userWithUndecodableImage();
+			return { method: "GET", path: `/v1/images/${image.id}/content?w=2`, token };
+		},
 	},
 	"GET /v1/images/{id}/shared": {
 		200: async () => ({ method: "GET", path: (await userWithImage()).image.content_url }),
@@ -544,6 +563,11 @@ const scenarios: Record<string, Record<string, Scenario>> = {
 			headers: { Range: "bytes=9999-" },
 		}),
 		503: async () => ({ method: "GET", path: (await userWithImage()).image.content_url, r2Down: true }),
+		415: async () => {
+			const { token, image } = await userWithUndecodableImage();
+			const res = await send({ method: "POST", path: `/v1/images/${image.id}/links`, token, json: { w: 2 } });
+			return { method: "GET", path: ((await res.json()) as { url: string }).url };
+		},
 	},
 	"POST /v1/images/{id}/links": {
 		201: async () => {

@@ -12,6 +12,7 @@ export type ImageJson = {
 	width: number;
 	height: number;
 	etag: string;
+	metadata_stripped: boolean;
 	created_at: string;
 	updated_at: string;
 	url: string;
@@ -36,6 +37,17 @@ export function pngOf(width: number, height: number, size = 64, fill = 0): Uint8
 	bytes.set([0x49, 0x44, 0x41, 0x54], head.length + 4); // "IDAT"
 	// The CRC (last 4 bytes) stays `fill`: nothing on the server checks a data chunk's CRC.
 	return bytes;
+}
+
+/**
+ * What Atrium stores for a fixture of test/fixtures (metadata stripped): the same bytes, except that
+ * tiny.jpg loses its comment (COM, the 18 bytes after SOI and the 18-byte JFIF APP0).
+ */
+export function storedBytes(bytes: Uint8Array, name: string): Uint8Array {
+	if (name !== "tiny.jpg") return bytes;
+	expect(bytes[20]).toBe(0xff);
+	expect(bytes[21]).toBe(0xfe);
+	return concat(bytes.subarray(0, 20), bytes.subarray(38));
 }
 
 /** Concatenates byte arrays. */

@@ -10,6 +10,7 @@ import {
 	postMultipart,
 	postRaw,
 	sha256Hex,
+	storedBytes,
 	uploadImage,
 } from "../helpers/images";
 
@@ -41,8 +42,9 @@ async function content(token: string, id: string, headers: Record<string, string
 describe("images: happy path", () => {
 	it.each(FORMATS)("accepts $name as raw bytes, typed and sized from its bytes", async (format) => {
 		const { token, userId } = await signedInUser();
-		const bytes = fixture(format.name);
-		const res = await postRaw(token, bytes, { type: format.type, filename: format.name });
+		const sent = fixture(format.name);
+		const bytes = storedBytes(sent, format.name);
+		const res = await postRaw(token, sent, { type: format.type, filename: format.name });
 		expect(res.status).toBe(201);
 		const image = (await res.json()) as ImageJson;
 		expect(image).toMatchObject({
@@ -51,6 +53,7 @@ describe("images: happy path", () => {
 			size: bytes.byteLength,
 			width: format.width,
 			height: format.height,
+			metadata_stripped: true,
 		});
 		expect(res.headers.get("Location")).toBe(`https://atrium.test/v1/images/${image.id}`);
 		expect(image.url).toBe(`https://atrium.test/v1/images/${image.id}/content`);
@@ -197,8 +200,8 @@ describe("images: happy path", () => {
 	it("replaces content: new bytes, new etag, same id and key", async () => {
 		const { token, userId } = await signedInUser();
 		const image = await uploadImage(token, fixture("tiny.png"), "keep.png");
-		const replacement = fixture("tiny.jpg");
-		const res = await postRaw(token, replacement, {
+		const replacement = storedBytes(fixture("tiny.jpg"), "tiny.jpg");
+		const res = await postRaw(token, fixture("tiny.jpg"), {
 			method: "PUT",
 			path: `/v1/images/${image.id}/content`,
 			type: "image/jpeg",

@@ -1,0 +1,1 @@
+ALTER TABLE `images` ADD `metadata_stripped` integer DEFAULT false NOT NULL;
