@@ -230,6 +230,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/oauth/{provider}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The linking page of a ticket (spends nothing; open in any browser) */
+        get: operations["accountLinkPage"];
+        put?: never;
+        /** The linking page's button: spends the ticket and starts the provider flow in this browser */
+        post: operations["startAccountLinkInBrowser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/oauth": {
         parameters: {
             query?: never;
@@ -292,6 +310,93 @@ export interface paths {
         get: operations["oauthCallback"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/magic-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Magic link page (spends nothing) */
+        get: operations["magicLinkPage"];
+        put?: never;
+        /** Mail a sign-in link and code (always 202, whether or not the address has an account) */
+        post: operations["requestMagicLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/magic-link/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a magic link's token or the mailed code */
+        post: operations["verifyMagicLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/email/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Email change page (spends nothing) */
+        get: operations["emailChangePage"];
+        put?: never;
+        /** Spend an email-change token: the account moves to the new address */
+        post: operations["confirmEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a passkey sign-in: options for navigator.credentials.get() (any passkey of this site) */
+        post: operations["startPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a passkey's AuthenticationResponseJSON (a fresh login; no second step) */
+        post: operations["signInWithPasskey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -419,6 +524,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change the email address (fresh token): a link goes to the new address, a notice to the current one */
+        post: operations["requestEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/passkeys/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start adding a passkey (fresh token): options for navigator.credentials.create() */
+        post: operations["startPasskeyRegistration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your passkeys, oldest first */
+        get: operations["listPasskeys"];
+        put?: never;
+        /** Finish adding a passkey with the authenticator's RegistrationResponseJSON */
+        post: operations["registerPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/passkeys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a passkey (fresh token), unless it is your last way to sign in */
+        delete: operations["deletePasskey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/avatar": {
         parameters: {
             query?: never;
@@ -461,7 +635,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Image bytes (ETag/If-None-Match, single byte ranges) */
+        /**
+         * Image bytes (ETag/If-None-Match, single byte ranges), or one variant (?w=&h=&fit=&format=)
+         * @description With any of w, h, fit, format: a variant made with Cloudflare Images, stored in R2 on first request (at least 16 per image), with its own ETag; Range does not apply to variants.
+         */
         get: operations["getImageContent"];
         /** Replace an image's bytes (If-Match honoured) */
         put: operations["replaceImageContent"];
@@ -616,6 +793,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Users, newest first, or the one with ?email= */
+        get: operations["adminListUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One user */
+        get: operations["adminGetUser"];
+        put?: never;
+        post?: never;
+        /** Delete the account and everything it owns, as DELETE /v1/me does */
+        delete: operations["adminDeleteUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Disable an account: every session is revoked and every sign-in answers 403 account_disabled */
+        post: operations["adminDisableUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Let a disabled account sign in again */
+        post: operations["adminEnableUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/sessions/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign the user out everywhere (every access and refresh token stops at once) */
+        post: operations["adminRevokeSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -638,6 +901,15 @@ export interface components {
         ResetBody: {
             token: string;
             password: string;
+        };
+        MagicVerifyBody: {
+            token?: string;
+            email?: string;
+            /** @example 042519 */
+            code?: string;
+        };
+        EmailChangeTokenBody: {
+            token: string;
         };
         FieldIssue: {
             /** @description Dotted path of the offending field ('' for the whole body) */
@@ -707,10 +979,37 @@ export interface components {
             expires_in: number;
             methods: ("totp" | "recovery_code")[];
         };
-        OAuthLinked: {
-            message: string;
-            provider: string;
-            provider_user_id: string;
+        PasskeyRequestOptions: {
+            /** @description Send it back with the credential (5 minutes, single-use) */
+            challenge_id: string;
+            options: components["schemas"]["PublicKeyCredentialRequestOptionsJSON"];
+        };
+        /** @description For PublicKeyCredential.parseRequestOptionsFromJSON() */
+        PublicKeyCredentialRequestOptionsJSON: {
+            /** @description base64url */
+            challenge: string;
+            rpId: string;
+            timeout: number;
+            /** @enum {string} */
+            userVerification: "required";
+            /** @description Empty: a discoverable credential */
+            allowCredentials: {
+                /** @enum {string} */
+                type: "public-key";
+                id: string;
+            }[];
+        };
+        AuthenticationResponseJSON: {
+            id: string;
+            rawId?: string;
+            /** @enum {string} */
+            type: "public-key";
+            response: {
+                clientDataJSON: string;
+                authenticatorData: string;
+                signature: string;
+                userHandle?: string | null;
+            };
         };
         LinkedAccount: {
             provider: string;
@@ -750,6 +1049,76 @@ export interface components {
             user_agent: string | null;
             ip: string | null;
         };
+        PasskeyCreationOptions: {
+            /** @description Send it back with the credential (5 minutes, single-use) */
+            challenge_id: string;
+            options: components["schemas"]["PublicKeyCredentialCreationOptionsJSON"];
+        };
+        /** @description For PublicKeyCredential.parseCreationOptionsFromJSON() */
+        PublicKeyCredentialCreationOptionsJSON: {
+            rp: {
+                id: string;
+                name: string;
+            };
+            user: {
+                /** @description Opaque random user handle, base64url */
+                id: string;
+                name: string;
+                displayName: string;
+            };
+            /** @description base64url */
+            challenge: string;
+            pubKeyCredParams: {
+                /** @enum {string} */
+                type: "public-key";
+                alg: number;
+            }[];
+            timeout: number;
+            excludeCredentials: {
+                /** @enum {string} */
+                type: "public-key";
+                id: string;
+            }[];
+            authenticatorSelection: {
+                /** @enum {string} */
+                residentKey: "required";
+                /** @enum {boolean} */
+                requireResidentKey: true;
+                /** @enum {string} */
+                userVerification: "required";
+            };
+            /** @enum {string} */
+            attestation: "none";
+        };
+        Passkey: {
+            id: string;
+            name: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-31T12:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Last sign-in with it; null until the first
+             * @example 2026-01-31T12:00:00.000Z
+             */
+            last_used_at: string | null;
+        };
+        RegistrationResponseJSON: {
+            id: string;
+            rawId?: string;
+            /** @enum {string} */
+            type: "public-key";
+            response: {
+                clientDataJSON: string;
+                attestationObject: string;
+                transports?: string[];
+            };
+        };
+        PasskeyList: {
+            passkeys: components["schemas"]["Passkey"][];
+        };
         Image: {
             id: string;
             filename: string;
@@ -760,6 +1129,8 @@ export interface components {
             height: number;
             /** @description Quoted, as in the ETag header: "…" */
             etag: string;
+            /** @description The stored bytes went through metadata stripping (EXIF, XMP, IPTC, comments, text removed), whether or not any was found; false when STRIP_METADATA=off */
+            metadata_stripped: boolean;
             /**
              * Format: date-time
              * @example 2026-01-31T12:00:00.000Z
@@ -881,6 +1252,11 @@ export interface components {
             };
             linked_accounts: components["schemas"]["LinkedAccount"][];
             images: components["schemas"]["Image"][];
+            /** @description Variants (resized copies) of the images kept in storage: how many, and their bytes */
+            image_variants: {
+                count: number;
+                bytes: number;
+            };
             sessions: {
                 id: string;
                 /**
@@ -915,7 +1291,63 @@ export interface components {
                 totp_enabled_at: string | null;
                 recovery_codes_left: number;
             };
+            passkeys: {
+                id: string;
+                name: string;
+                /**
+                 * Format: date-time
+                 * @example 2026-01-31T12:00:00.000Z
+                 */
+                created_at: string;
+                /**
+                 * Format: date-time
+                 * @description Last sign-in with it; null until the first
+                 * @example 2026-01-31T12:00:00.000Z
+                 */
+                last_used_at: string | null;
+                /**
+                 * @description Signature algorithm
+                 * @enum {string}
+                 */
+                algorithm: "ES256" | "RS256";
+            }[];
             activity: components["schemas"]["Event"][];
+        };
+        AdminUserList: {
+            users: components["schemas"]["AdminUser"][];
+            next_cursor: string | null;
+        };
+        AdminUser: {
+            id: string;
+            email: string;
+            name: string | null;
+            locale: string;
+            email_confirmed: boolean;
+            has_password: boolean;
+            /**
+             * Format: uri
+             * @description Carries ?v=<etag>, so it changes with the avatar
+             */
+            avatar_url: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-01-31T12:00:00.000Z
+             */
+            created_at: string;
+            accounts: {
+                provider: string;
+            }[];
+            mfa: components["schemas"]["MfaStatus"];
+            /** @description Set by POST /v1/admin/users/{id}/disable: every sign-in answers 403 */
+            disabled: boolean;
+            /**
+             * Format: date-time
+             * @description Last completed sign-in; null before the first
+             * @example 2026-01-31T12:00:00.000Z
+             */
+            last_login_at: string | null;
+            /** @description Live sessions (not revoked, not expired) */
+            sessions: number;
         };
     };
     responses: never;
@@ -1252,7 +1684,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Problem: email_not_confirmed */
+            /** @description Problem: email_not_confirmed, account_disabled */
             403: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -1266,7 +1698,7 @@ export interface operations {
                         title: string;
                         status: number;
                         /** @enum {string} */
-                        code: "email_not_confirmed";
+                        code: "email_not_confirmed" | "account_disabled";
                         detail: string;
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
@@ -1427,6 +1859,27 @@ export interface operations {
                         status: number;
                         /** @enum {string} */
                         code: "mfa_code_invalid" | "mfa_token_invalid";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: account_disabled */
+            403: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:account_disabled */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "account_disabled";
                         detail: string;
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
@@ -1950,7 +2403,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Problem: payload_too_large */
+            /** @description Problem: payload_too_large (a form post gets an HTML page) */
             413: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -1969,6 +2422,7 @@ export interface operations {
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
                     };
+                    "text/html": string;
                 };
             };
             /** @description Problem: service_unavailable (a form post gets an HTML page) */
@@ -2045,7 +2499,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Problem: payload_too_large */
+            /** @description Problem: payload_too_large (a form post gets an HTML page) */
             413: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -2064,6 +2518,7 @@ export interface operations {
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
                     };
+                    "text/html": string;
                 };
             };
             /** @description Problem: rate_limited (a form post gets an HTML page) */
@@ -2164,7 +2619,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Problem: payload_too_large */
+            /** @description Problem: payload_too_large (a form post gets an HTML page) */
             413: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -2183,6 +2638,7 @@ export interface operations {
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
                     };
+                    "text/html": string;
                 };
             };
             /** @description Problem: rate_limited (a form post gets an HTML page) */
@@ -2373,7 +2829,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Problem: payload_too_large */
+            /** @description Problem: payload_too_large (a form post gets an HTML page) */
             413: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -2392,6 +2848,7 @@ export interface operations {
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
                     };
+                    "text/html": string;
                 };
             };
             /** @description Problem: service_unavailable (a form post gets an HTML page) */
@@ -2415,6 +2872,181 @@ export interface operations {
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
                     };
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    accountLinkPage: {
+        parameters: {
+            query?: {
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider, the masked account email and one button that posts the ticket */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such ticket, a malformed request, or the provider cannot be reached */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such provider */
+            404: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The ticket was used or has expired */
+            410: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Too many requests from this address (Retry-After) */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Storage unavailable (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    startAccountLinkInBrowser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    ticket: string;
+                };
+            };
+        };
+        responses: {
+            /** @description To the provider (state and PKCE in this browser's cookie), or to redirect_uri?error=oauth_failed */
+            302: {
+                headers: {
+                    /** @description Where the browser goes next */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such ticket, a malformed form, or the provider cannot be reached (without redirect_uri) */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such provider */
+            404: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The ticket was used or has expired */
+            410: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The form is larger than 64 KB */
+            413: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Too many requests from this address (Retry-After) */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Storage unavailable (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
                     "text/html": string;
                 };
             };
@@ -2488,6 +3120,27 @@ export interface operations {
                         status: number;
                         /** @enum {string} */
                         code: "validation_failed" | "token_invalid";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: account_disabled */
+            403: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:account_disabled */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "account_disabled";
                         detail: string;
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
@@ -2643,7 +3296,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Without redirect_uri: the tokens of a login (or the mfa_required answer when TOTP is on), or the account just linked */
+            /** @description Without redirect_uri: the tokens of a login (or the mfa_required answer when TOTP is on), or a page saying the account is linked */
             200: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -2651,7 +3304,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Tokens"] | components["schemas"]["MfaRequired"] | components["schemas"]["OAuthLinked"];
+                    "application/json": components["schemas"]["Tokens"] | components["schemas"]["MfaRequired"];
+                    "text/html": string;
                 };
             };
             /** @description To the app: ?code= (login), ?linked= (link) or ?error= */
@@ -2663,7 +3317,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Problem: validation_failed, oauth_state_mismatch, oauth_denied, oauth_failed */
+            /** @description Problem: validation_failed, oauth_state_mismatch, oauth_denied, oauth_failed (a link flow without redirect_uri gets an HTML page) */
             400: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -2682,29 +3336,40 @@ export interface operations {
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
                     };
+                    "text/html": string;
                 };
             };
-            /** @description Problem: unauthorized */
+            /** @description A link flow whose session was signed out or revoked before the provider answered */
             401: {
                 headers: {
                     /** @description Language of the human-readable text */
                     "Content-Language"?: string;
-                    /** @description Bearer challenge (RFC 6750) */
-                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: account_disabled (a link flow without redirect_uri gets an HTML page) */
+            403: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": {
-                        /** @example urn:atrium:problem:unauthorized */
+                        /** @example urn:atrium:problem:account_disabled */
                         type: string;
                         title: string;
                         status: number;
                         /** @enum {string} */
-                        code: "unauthorized";
+                        code: "account_disabled";
                         detail: string;
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
                     };
+                    "text/html": string;
                 };
             };
             /** @description Problem: provider_not_found */
@@ -2728,7 +3393,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Problem: email_in_use */
+            /** @description Problem: email_in_use (a link flow without redirect_uri gets an HTML page) */
             409: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -2743,6 +3408,852 @@ export interface operations {
                         status: number;
                         /** @enum {string} */
                         code: "email_in_use";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    magicLinkPage: {
+        parameters: {
+            query?: {
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description With redirect_to: a button that signs in and returns to the app with ?code=; without: type the mailed code in the app */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    requestMagicLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: email
+                     * @example ada@example.com
+                     */
+                    email: string;
+                    /**
+                     * @description Must match an APP_REDIRECT_URLS entry (origin and path)
+                     * @example https://app.example/welcome
+                     */
+                    redirect_to?: string;
+                    /**
+                     * @description One of the shipped locales (GET /v1/locales)
+                     * @example fr
+                     */
+                    locale?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted; a mail is on its way if the address can sign in or sign up */
+            202: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Problem: validation_failed, redirect_uri_not_allowed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed" | "redirect_uri_not_allowed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: payload_too_large */
+            413: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:payload_too_large */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unsupported_media_type */
+            415: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unsupported_media_type */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unsupported_media_type";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    verifyMagicLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MagicVerifyBody"];
+                "application/x-www-form-urlencoded": components["schemas"]["MagicVerifyBody"];
+            };
+        };
+        responses: {
+            /** @description Access and refresh tokens (a fresh sign-in), or, with TOTP on, the mfa_required answer */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tokens"] | components["schemas"]["MfaRequired"];
+                };
+            };
+            /** @description A form post from the page: to redirect_to with ?code= (a one-time login code for /v1/auth/oauth/exchange) */
+            302: {
+                headers: {
+                    /** @description The app page */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: validation_failed, token_invalid (a form post gets an HTML page) */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed" | "token_invalid";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: account_disabled (a form post gets an HTML page) */
+            403: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:account_disabled */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "account_disabled";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: token_expired (a form post gets an HTML page) */
+            410: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:token_expired */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "token_expired";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: payload_too_large */
+            413: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:payload_too_large */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited (a form post gets an HTML page) */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: service_unavailable (a form post gets an HTML page) */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    emailChangePage: {
+        parameters: {
+            query?: {
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page with a button that posts the token, or why the link cannot be used */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    confirmEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailChangeTokenBody"];
+                "application/x-www-form-urlencoded": components["schemas"]["EmailChangeTokenBody"];
+            };
+        };
+        responses: {
+            /** @description The email changed */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: validation_failed, token_invalid (a form post gets an HTML page) */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed" | "token_invalid";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: email_in_use (a form post gets an HTML page) */
+            409: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:email_in_use */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "email_in_use";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: token_expired (a form post gets an HTML page) */
+            410: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:token_expired */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "token_expired";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Problem: payload_too_large */
+            413: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:payload_too_large */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable (a form post gets an HTML page) */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    startPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge id and PublicKeyCredentialRequestOptionsJSON */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyRequestOptions"];
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    signInWithPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    challenge_id: string;
+                    credential: components["schemas"]["AuthenticationResponseJSON"];
+                };
+            };
+        };
+        responses: {
+            /** @description Access and refresh tokens (a fresh login) */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tokens"];
+                };
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: passkey_invalid */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:passkey_invalid */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "passkey_invalid";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: account_disabled */
+            403: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:account_disabled */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "account_disabled";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: payload_too_large */
+            413: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:payload_too_large */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unsupported_media_type */
+            415: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unsupported_media_type */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unsupported_media_type";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
                         detail: string;
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
@@ -2864,7 +4375,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Open authorization_url in the same browser; the callback links the identity */
+            /** @description A single-use linking URL on Atrium, valid 10 minutes: open it in any browser */
             200: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -2878,7 +4389,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Problem: validation_failed, redirect_uri_not_allowed, oauth_failed */
+            /** @description Problem: validation_failed, redirect_uri_not_allowed */
             400: {
                 headers: {
                     /** @description Language of the human-readable text */
@@ -2892,7 +4403,7 @@ export interface operations {
                         title: string;
                         status: number;
                         /** @enum {string} */
-                        code: "validation_failed" | "redirect_uri_not_allowed" | "oauth_failed";
+                        code: "validation_failed" | "redirect_uri_not_allowed";
                         detail: string;
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
@@ -3876,6 +5387,578 @@ export interface operations {
             };
         };
     };
+    requestEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: email
+                     * @example ada@example.com
+                     */
+                    new_email: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted, whether or not the new address is free */
+            202: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unauthorized, token_expired, fresh_token_required */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired" | "fresh_token_required";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: payload_too_large */
+            413: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:payload_too_large */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unsupported_media_type */
+            415: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unsupported_media_type */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unsupported_media_type";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    startPasskeyRegistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge id and PublicKeyCredentialCreationOptionsJSON */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyCreationOptions"];
+                };
+            };
+            /** @description Problem: unauthorized, token_expired, fresh_token_required */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired" | "fresh_token_required";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    listPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Passkeys */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyList"];
+                };
+            };
+            /** @description Problem: unauthorized, token_expired */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    registerPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    challenge_id: string;
+                    credential: components["schemas"]["RegistrationResponseJSON"];
+                    /**
+                     * @description A label for the list (default: Passkey)
+                     * @example Laptop
+                     */
+                    name?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new passkey */
+            201: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description Problem: validation_failed, passkey_invalid */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed" | "passkey_invalid";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unauthorized, token_expired */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: payload_too_large */
+            413: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:payload_too_large */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unsupported_media_type */
+            415: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unsupported_media_type */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unsupported_media_type";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    deletePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unauthorized, token_expired, fresh_token_required */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired" | "fresh_token_required";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: passkey_not_found */
+            404: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:passkey_not_found */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "passkey_not_found";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: last_login_method */
+            409: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:last_login_method */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "last_login_method";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
     setAvatar: {
         parameters: {
             query?: {
@@ -4245,7 +6328,16 @@ export interface operations {
     };
     getImageContent: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Width of the variant, 1..4096 pixels */
+                w?: number;
+                /** @description Height of the variant, 1..4096 pixels */
+                h?: number;
+                /** @description How the variant fits w x h (default scale-down: never enlarged) */
+                fit?: "scale-down" | "contain" | "cover" | "crop";
+                /** @description The variant's format (default webp) */
+                format?: "webp" | "avif" | "jpeg" | "png";
+            };
             header?: {
                 /** @description An ETag seen before: 304 while it still matches */
                 "if-none-match"?: string;
@@ -4304,6 +6396,27 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
             /** @description Problem: unauthorized, token_expired */
             401: {
                 headers: {
@@ -4342,6 +6455,27 @@ export interface operations {
                         status: number;
                         /** @enum {string} */
                         code: "image_not_found";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unsupported_image_type */
+            415: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unsupported_image_type */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unsupported_image_type";
                         detail: string;
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
@@ -4664,6 +6798,14 @@ export interface operations {
                 e?: string;
                 /** @description HMAC-SHA-256 signature, base64url */
                 s?: string;
+                /** @description Variant width (signed) */
+                w?: string;
+                /** @description Variant height (signed) */
+                h?: string;
+                /** @description Variant fit (signed) */
+                fit?: string;
+                /** @description Variant format (signed) */
+                format?: string;
             };
             header?: never;
             path: {
@@ -4775,6 +6917,27 @@ export interface operations {
                         status: number;
                         /** @enum {string} */
                         code: "link_expired";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unsupported_image_type */
+            415: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unsupported_image_type */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unsupported_image_type";
                         detail: string;
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
@@ -5485,6 +7648,20 @@ export interface operations {
                 "application/json": {
                     /** @description Seconds the link lives (default 86400) */
                     expires_in?: number;
+                    /** @description Width of the variant, 1..4096 pixels */
+                    w?: number;
+                    /** @description Height of the variant, 1..4096 pixels */
+                    h?: number;
+                    /**
+                     * @description How the variant fits w x h (default scale-down: never enlarged)
+                     * @enum {string}
+                     */
+                    fit?: "scale-down" | "contain" | "cover" | "crop";
+                    /**
+                     * @description The variant's format (default webp)
+                     * @enum {string}
+                     */
+                    format?: "webp" | "avif" | "jpeg" | "png";
                 };
             };
         };
@@ -6220,6 +8397,811 @@ export interface operations {
                         status: number;
                         /** @enum {string} */
                         code: "unauthorized" | "token_expired";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    adminListUsers: {
+        parameters: {
+            query?: {
+                /** @description Exact match on the normalized email (trimmed, lower-cased, as login does) */
+                email?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page; pass next_cursor as ?cursor= for the next */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserList"];
+                };
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unauthorized */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: not_found */
+            404: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:not_found */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "not_found";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    adminGetUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unauthorized */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: user_not_found, not_found */
+            404: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:user_not_found */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "user_not_found" | "not_found";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    adminDeleteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted, images included */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unauthorized */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: user_not_found, not_found */
+            404: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:user_not_found */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "user_not_found" | "not_found";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    adminDisableUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user, disabled */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unauthorized */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: user_not_found, not_found */
+            404: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:user_not_found */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "user_not_found" | "not_found";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    adminEnableUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user, enabled */
+            200: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unauthorized */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: user_not_found, not_found */
+            404: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:user_not_found */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "user_not_found" | "not_found";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: service_unavailable */
+            503: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:service_unavailable */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+        };
+    };
+    adminRevokeSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: validation_failed */
+            400: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:validation_failed */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: unauthorized */
+            401: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Bearer challenge (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:unauthorized */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: user_not_found, not_found */
+            404: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:user_not_found */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "user_not_found" | "not_found";
+                        detail: string;
+                        /** @description Field issues (validation_failed only) */
+                        errors?: components["schemas"]["FieldIssue"][];
+                    };
+                };
+            };
+            /** @description Problem: rate_limited */
+            429: {
+                headers: {
+                    /** @description Language of the human-readable text */
+                    "Content-Language"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @example urn:atrium:problem:rate_limited */
+                        type: string;
+                        title: string;
+                        status: number;
+                        /** @enum {string} */
+                        code: "rate_limited";
                         detail: string;
                         /** @description Field issues (validation_failed only) */
                         errors?: components["schemas"]["FieldIssue"][];
