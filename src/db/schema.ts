@@ -148,9 +148,8 @@ export const oauthLinkTickets = sqliteTable(
 		userId: text("user_id")
 			.notNull()
 			.references(() => users.id, { onDelete: "cascade" }),
-		sessionId: text("session_id")
-			.notNull()
-			.references(() => sessions.id, { onDelete: "cascade" }),
+		/** No foreign key: the callback looks the session up anyway and links only while it is live. */
+		sessionId: text("session_id").notNull(),
 		provider: text("provider").notNull(),
 		/** Where the callback sends the browser afterwards (an OAUTH_REDIRECT_URIS match), or null for a page. */
 		redirectUri: text("redirect_uri"),
@@ -160,7 +159,6 @@ export const oauthLinkTickets = sqliteTable(
 	},
 	(t) => [
 		index("oauth_link_tickets_user_idx").on(t.userId),
-		index("oauth_link_tickets_session_idx").on(t.sessionId),
 		index("oauth_link_tickets_expires_at_idx").on(t.expiresAt),
 	],
 );
