@@ -3,17 +3,26 @@ import { AtriumError, problemOf } from "./errors";
 import type { components, paths } from "./openapi";
 import { memoryStorage, type StoredTokens, type TokenStorage } from "./storage";
 import { createTokenKeeper, type TokenBody, type TokenChange } from "./tokens";
+import { type PublicKeyCredentialLike, credentialJson, creationOptions, requestOptions } from "./webauthn";
 
 export { AtriumError, isAtriumError, type Problem } from "./errors";
 export type { components, operations, paths } from "./openapi";
 export { localStorageStorage, memoryStorage, type StoredTokens, type TokenStorage } from "./storage";
 export type { TokenChange } from "./tokens";
+export { credentialJson, creationOptions, fromBase64url, requestOptions, toBase64url } from "./webauthn";
 
 type Schemas = components["schemas"];
 export type Tokens = Schemas["Tokens"];
 export type MfaRequired = Schemas["MfaRequired"];
 export type Me = Schemas["Me"];
 export type Image = Schemas["Image"];
+export type Passkey = Schemas["Passkey"];
+
+/** navigator.credentials, or a stand-in (tests, a native bridge) with the same two methods. */
+export type CredentialsContainerLike = {
+	create(options: { publicKey: unknown }): Promise<unknown>;
+	get(options: { publicKey: unknown; mediation?: string }): Promise<unknown>;
+};
 
 /** The end of a first factor: signed in, or a second step to answer with `completeMfa`. */
 export type SignInResult = { status: "signed_in"; tokens: Tokens } | { status: "mfa_required"; challenge: MfaRequired };
@@ -33,10 +42,22 @@ export type AtriumClientOptions = {
 	now?: () => number;
 	/** Called whenever the stored tokens change (sign-in, refresh, sign-out, a session ended by the server). */
 	onTokensChange?: (tokens: StoredTokens | null, reason: TokenChange) => void;
+	/** Where passkey ceremonies run; `navigator.credentials` by default. */
+	credentials?: CredentialsContainerLike;
 };
 
 /** Operations that never take a bearer token: the client must not attach one (or refresh for one). */
-const ANONYMOUS = new Set(["/v1/auth/login", "/v1/auth/register", "/v1/auth/refresh", "/v1/auth/mfa"]);
+const ANONYMOUS = new Set([
+	"/v1/auth/login",
+	"/v1/auth/register",
+	"/v1/auth/refresh",
+	"/v1/auth/mfa",
+	"/v1/auth/oauth/exchange",
+	"/v1/auth/magic-link",
+	"/v1/auth/magic-link/verify",
+	"/v1/auth/passkey/options",
+	"/v1/auth/passkey",
+]);
 /** Operations whose success ends the session on this client. */
 const SIGN_OUT = new Set(["/v1/auth/logout", "/v1/auth/logout-all"]);
 const BOOKMARK = "X-D1-Bookmark";
@@ -125,6 +146,14 @@ export function createAtriumClient(options: AtriumClientOptions) {
 		return response;
 	}
 
+	function credentials(): CredentialsContainerLike {
+		const container =
+			options.credentials ??
+			(globalThis as { navigator?: { credentials?: CredentialsContainerLike } }).navigator?.credentials;
+		if (!container) throw new Error("passkeys need navigator.credentials (a browser) or options.credentials");
+		return container;
+	}
+
 	return {
 		/** Every operation, typed from the OpenAPI document: `await client.api.GET("/v1/me")`. */
 		api,
@@ -154,6 +183,24 @@ export function createAtriumClient(options: AtriumClientOptions) {
 			async exchangeCode(code: string): Promise<SignInResult> {
 				return signInResult(await ok(api.POST("/v1/auth/oauth/exchange", { body: { code } })));
 			},
+			/**
+			 * Mails a sign-in link and a 6-digit code (202 whatever the address). With `redirect_to`, the
+			 * link's button comes back to it with `?code=` for `exchangeCode`.
+			 */
+			async requestMagicLink(body: { email: string; redirect_to?: string; locale?: string }): Promise<void> {
+				await ok(api.POST("/v1/auth/magic-link", { body }));
+			},
+			/** Signs in with the mailed code (`{email, code}`) or the link's token (`{token}`). */
+			async verifyMagicLink(body: { email: string; code: string } | { token: string }): Promise<SignInResult> {
+				return signInResult(await ok(api.POST("/v1/auth/magic-link/verify", { body })));
+			},
+			/** Signs in with a passkey the browser holds for this site (no email asked; satisfies two-step). */
+			async signInWithPasskey(): Promise<Tokens> {
+				const { challenge_id, options: json } = await ok(api.POST("/v1/auth/passkey/options"));
+				const credential = (await credentials().get({ publicKey: requestOptions(json) })) as PublicKeyCredentialLike;
+				const body = { challenge_id, credential: credentialJson(credential) } as never;
+				return ok(api.POST("/v1/auth/passkey", { body }));
+			},
 			/** The URL to open in the browser to sign in with a provider; it comes back to `redirectUri?code=`. */
 			oauthUrl(provider: string, redirectUri?: string): string {
 				const url = new URL(`${baseUrl}/v1/auth/oauth/${encodeURIComponent(provider)}`);
@@ -168,6 +215,17 @@ export function createAtriumClient(options: AtriumClientOptions) {
 				} finally {
 					if (await keeper.current()) await keeper.clear("signed_out");
 				}
+			},
+		},
+		passkeys: {
+			/** Creates a passkey for the signed-in user (fresh sign-in needed) and registers it. */
+			async register(name?: string): Promise<Passkey> {
+				const { challenge_id, options: json } = await ok(api.POST("/v1/me/passkeys/options"));
+				const credential = (await credentials().create({
+					publicKey: creationOptions(json),
+				})) as PublicKeyCredentialLike;
+				const body = { challenge_id, credential: credentialJson(credential), ...(name ? { name } : {}) } as never;
+				return ok(api.POST("/v1/me/passkeys", { body }));
 			},
 		},
 		images: {

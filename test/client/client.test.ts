@@ -2,20 +2,51 @@
 // goes through the Worker's own fetch handler, over the same local D1 and R2 as every other test.
 import {
 	AtriumError,
+	type CredentialsContainerLike,
 	type StoredTokens,
 	type TokenChange,
 	createAtriumClient,
 	memoryStorage,
 	ok,
+	toBase64url,
 } from "@atrium/client";
 import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fixture } from "../fixtures";
 import { BASE, PASSWORD, send, signedInUser, uniqueEmail } from "../helpers/api";
 import { enableTotp, pinClock, totpCode } from "../helpers/mfa";
+import { waitForMail } from "../helpers/resend";
+import { SoftwareAuthenticator } from "../helpers/webauthn";
+
+/**
+ * navigator.credentials played by the software authenticator: it takes the browser-form options the
+ * client made (ArrayBuffers) and answers a credential whose toJSON() is the authenticator's JSON.
+ */
+function credentialsOf(authenticator: SoftwareAuthenticator): CredentialsContainerLike {
+	type BrowserOptions = Record<string, unknown> & { challenge: ArrayBuffer; user?: { id: ArrayBuffer } };
+	const json = (options: unknown) => {
+		const browser = options as BrowserOptions;
+		const user = browser.user ? { user: { ...browser.user, id: toBase64url(browser.user.id) } } : {};
+		return { ...browser, ...user, challenge: toBase64url(browser.challenge) } as never;
+	};
+	return {
+		create: async ({ publicKey }) => wrap(await authenticator.create(json(publicKey))),
+		get: async ({ publicKey }) => wrap(await authenticator.get(json(publicKey))),
+	};
+}
+
+function wrap(credential: object) {
+	return { toJSON: () => credential };
+}
 
 /** A client whose every request goes through the Worker, with the requests it made recorded by path. */
-function clientFor(options: { now?: () => number; storage?: ReturnType<typeof memoryStorage> } = {}) {
+function clientFor(
+	options: {
+		now?: () => number;
+		storage?: ReturnType<typeof memoryStorage>;
+		credentials?: CredentialsContainerLike;
+	} = {},
+) {
 	const paths: string[] = [];
 	const changes: { tokens: StoredTokens | null; reason: TokenChange }[] = [];
 	const client = createAtriumClient({
@@ -27,6 +58,7 @@ function clientFor(options: { now?: () => number; storage?: ReturnType<typeof me
 			return exports.default.fetch(request);
 		},
 		onTokensChange: (tokens, reason) => changes.push({ tokens, reason }),
+		credentials: options.credentials,
 	});
 	return { client, paths, changes, refreshes: () => paths.filter((p) => p === "POST /v1/auth/refresh").length };
 }
@@ -110,6 +142,33 @@ describe("client: happy paths", () => {
 		expect(tokens.user.id).toBe(user.userId);
 		const me = await ok(client.api.GET("/v1/me"));
 		expect(me.mfa.totp).toBe(true);
+	});
+
+	it("signs in with the mailed code of a magic link", async () => {
+		const user = await signedInUser();
+		const { client } = clientFor();
+		await client.auth.requestMagicLink({ email: user.email });
+		const code = /\b(\d{6})\b/.exec((await waitForMail(user.email, 2)).text)?.[1] ?? "";
+		const result = await client.auth.verifyMagicLink({ email: user.email, code });
+		expect(result.status).toBe("signed_in");
+		expect((await ok(client.api.GET("/v1/me"))).id).toBe(user.userId);
+	});
+
+	it("registers a passkey through the credentials glue and signs in with it, past a TOTP step", async () => {
+		pinClock();
+		const user = await signedInUser();
+		const { secret } = await enableTotp(user.token);
+		const authenticator = new SoftwareAuthenticator();
+		const owner = clientFor({ credentials: credentialsOf(authenticator) });
+		const first = await owner.client.auth.signIn({ email: user.email, password: user.password });
+		if (first.status !== "mfa_required") throw new Error("expected the second step");
+		await owner.client.auth.completeMfa(first.challenge, { code: totpCode(secret) });
+		const passkey = await owner.client.passkeys.register("Laptop");
+		expect(passkey.name).toBe("Laptop");
+		const fresh = clientFor({ credentials: credentialsOf(authenticator) });
+		const tokens = await fresh.client.auth.signInWithPasskey();
+		expect(tokens.user.id).toBe(user.userId);
+		expect((await ok(fresh.client.api.GET("/v1/me"))).mfa.passkeys).toBe(1);
 	});
 
 	it("uploads a Blob raw and as multipart, and the content_url renders without a token", async () => {
