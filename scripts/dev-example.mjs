@@ -12,7 +12,10 @@ const app = `http://localhost:${appPort}`;
 const vars = {
 	APP_URL: `http://localhost:${apiPort}`,
 	CORS_ORIGINS: app,
-	APP_REDIRECT_URLS: `${app}/`,
+	APP_REDIRECT_URLS: `${app}/,${app}/callback`,
+	// Passkeys: the app's page runs the ceremonies; RP ID "localhost" (browsers refuse IP literals).
+	WEBAUTHN_RP_ID: "localhost",
+	WEBAUTHN_ORIGINS: app,
 	OAUTH_REDIRECT_URIS: `${app}/callback,${app}/settings`,
 };
 const varArgs = Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]);

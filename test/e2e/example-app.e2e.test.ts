@@ -36,7 +36,9 @@ beforeAll(async () => {
 	appOrigin = `http://localhost:${appPort}`;
 	atrium = await startWranglerDev({
 		CORS_ORIGINS: appOrigin,
-		APP_REDIRECT_URLS: `${appOrigin}/`,
+		APP_REDIRECT_URLS: `${appOrigin}/,${appOrigin}/callback`,
+		WEBAUTHN_RP_ID: "localhost",
+		WEBAUTHN_ORIGINS: appOrigin,
 		OAUTH_REDIRECT_URIS: `${appOrigin}/callback,${appOrigin}/settings`,
 		OIDC_ISSUER: issuer,
 		OIDC_CLIENT_ID,
@@ -220,10 +222,65 @@ describe("the example app in Chromium", () => {
 			await page.getByRole("button", { name: "Done" }).click();
 			await page.getByRole("heading", { name: "Two-step verification: on" }).waitFor();
 
+			// A passkey, made by Chromium's virtual authenticator through the real navigator.credentials.
+			const cdp = await context.newCDPSession(page);
+			await cdp.send("WebAuthn.enable");
+			await cdp.send("WebAuthn.addVirtualAuthenticator", {
+				options: {
+					protocol: "ctap2",
+					transport: "internal",
+					hasResidentKey: true,
+					hasUserVerification: true,
+					isUserVerified: true,
+				},
+			});
+			await page.getByRole("button", { name: "Add a passkey" }).click();
+			await expect.poll(() => page.locator("#passkeys li").count()).toBe(1);
+
+			// Link the OpenID Connect provider: Atrium's consent page, the provider, back to the app.
+			await page
+				.locator("#linked-accounts li", { hasText: "E2E Provider" })
+				.getByRole("button", { name: "Link" })
+				.click();
+			await page.getByRole("button", { name: "Continue with E2E Provider" }).click();
+			await page.fill('input[name="login"]', `linked-${Date.now()}`);
+			await page.fill('input[name="password"]', "any password");
+			await page.click('button[type="submit"]');
+			await page.waitForSelector('button:has-text("Continue")');
+			await page.click('button:has-text("Continue")');
+			await page.waitForURL((url) => url.origin === appOrigin && url.searchParams.get("linked") === "oidc");
+			await expect.poll(() => bannerText(page)).toContain("Linked your oidc account");
+			await expect.poll(() => page.locator("#linked-accounts").getByRole("button", { name: "Unlink" }).count()).toBe(1);
+
+			// Change the email address: the link goes to the new address; its page's button confirms.
+			const newEmail = `moved-${Date.now()}@example.com`;
+			const changeMark = atrium.output().length;
+			await page.locator("#change-email").getByLabel("New email").fill(newEmail);
+			await page.locator("#change-email").getByRole("button", { name: "Change email" }).click();
+			await expect.poll(() => bannerText(page)).toContain(newEmail);
+			const [changeLink] = await waitForOutput(
+				atrium,
+				/http:\/\/[\w.]+:\d+\/v1\/auth\/email\/confirm\?token=[A-Za-z0-9_-]+/,
+				changeMark,
+			);
+			const confirmPage = await context.newPage();
+			await confirmPage.goto(changeLink);
+			await confirmPage.getByRole("button", { name: "Confirm my new email address" }).click();
+			await expect.poll(() => confirmPage.getByRole("status").textContent()).toContain("has been changed");
+			await confirmPage.close();
+			await page.reload();
+			await expect.poll(() => page.locator(".profile").textContent()).toContain(newEmail);
+
+			// Sign out, and back in with the passkey: no password, no second step.
+			await page.getByRole("button", { name: "Sign out", exact: true }).first().click();
+			await page.waitForSelector("#sign-in");
+			await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+			await expect.poll(() => page.locator("#gallery figure").count()).toBe(2);
+
 			// Sign out, and back in: the password, then the authenticator's next code.
 			await page.getByRole("button", { name: "Sign out", exact: true }).first().click();
 			await page.waitForSelector("#sign-in");
-			await signIn(page, email, NEW_PASSWORD);
+			await signIn(page, newEmail, NEW_PASSWORD);
 			await page.getByRole("heading", { name: "Two-step verification" }).waitFor();
 			await page.getByLabel("Code").fill(totp(secret, 1));
 			await page.getByRole("button", { name: "Verify" }).click();
@@ -259,6 +316,32 @@ describe("the example app in Chromium", () => {
 			await page.locator("#linked-accounts").getByRole("button", { name: "Unlink" }).click();
 			await expect.poll(() => page.locator("#banner").getAttribute("class")).toBe("error");
 			expect(await page.locator("#linked-accounts").getByRole("button", { name: "Unlink" }).count()).toBe(1);
+		} finally {
+			await context.close();
+		}
+	});
+
+	it("signs up with a magic link: the mailed button lands on the app's callback, which exchanges the code", async () => {
+		const email = `magic-${Date.now()}@example.com`;
+		const context = await browser.newContext();
+		const page = await context.newPage();
+		try {
+			await page.goto(appOrigin);
+			const mark = atrium.output().length;
+			await page.locator("#magic-link").getByLabel("Email").fill(email);
+			await page.locator("#magic-link").getByRole("button", { name: "Email me a link" }).click();
+			await expect.poll(() => bannerText(page)).toContain(email);
+			const [link] = await waitForOutput(
+				atrium,
+				/http:\/\/[\w.]+:\d+\/v1\/auth\/magic-link\?token=[A-Za-z0-9_-]+/,
+				mark,
+			);
+			await page.goto(link);
+			await page.getByRole("button", { name: "Sign me in" }).click();
+			await page.waitForURL((url) => url.origin === appOrigin && url.pathname === "/");
+			await expect.poll(() => page.locator("#gallery").textContent()).toContain("No images yet");
+			await page.getByRole("link", { name: "Account" }).click();
+			await expect.poll(() => page.locator(".profile").textContent()).toContain(email);
 		} finally {
 			await context.close();
 		}

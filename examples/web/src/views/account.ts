@@ -112,6 +112,52 @@ async function twoFactorSection(totpOn: boolean, rerender: Rerender): Promise<HT
 	return section("Two-step verification: off", body);
 }
 
+function emailSection(email: string): HTMLElement {
+	return section(
+		"Email address",
+		h("p", {}, `Now: ${email}`),
+		form(
+			"Change email",
+			[field("New email", "new_email", "email")],
+			async ({ new_email = "" }, element) => {
+				await ok(atrium.api.POST("/v1/me/email", { body: { new_email } }));
+				element.reset();
+				banner(`Check ${new_email}: the change happens when you confirm it there.`);
+			},
+			{ id: "change-email" },
+		),
+	);
+}
+
+async function passkeysSection(rerender: Rerender): Promise<HTMLElement> {
+	const { passkeys } = await ok(atrium.api.GET("/v1/me/passkeys"));
+	return section(
+		"Passkeys",
+		h(
+			"ul",
+			{ class: "list", id: "passkeys" },
+			...passkeys.map((passkey) =>
+				h(
+					"li",
+					{},
+					h("span", {}, passkey.name),
+					h(
+						"small",
+						{},
+						passkey.last_used_at ? `last used ${new Date(passkey.last_used_at).toLocaleString()}` : "not used yet",
+					),
+					act(
+						"Remove",
+						() => ok(atrium.api.DELETE("/v1/me/passkeys/{id}", { params: { path: { id: passkey.id } } })),
+						rerender,
+					),
+				),
+			),
+		),
+		act("Add a passkey", () => atrium.passkeys.register(navigator.platform || "This device"), rerender),
+	);
+}
+
 async function sessionsSection(rerender: Rerender): Promise<HTMLElement> {
 	const { sessions } = await ok(atrium.api.GET("/v1/me/sessions"));
 	return section(
@@ -190,6 +236,8 @@ export async function accountPage(root: HTMLElement): Promise<void> {
 		profileSection(rerender),
 		passwordSection(me.has_password),
 		twoFactorSection(me.mfa.totp, rerender),
+		passkeysSection(rerender),
+		Promise.resolve(emailSection(me.email)),
 		sessionsSection(rerender),
 		accountsSection(rerender),
 	]);

@@ -1,6 +1,6 @@
 import { type MfaRequired, type SignInResult, ok } from "@atrium/client";
 import { APP_CALLBACK, APP_HOME, atrium } from "../atrium";
-import { banner, field, form, h, section } from "../ui";
+import { banner, describe, field, form, h, section } from "../ui";
 
 /** Where a completed sign-in goes: the gallery. */
 export type Navigate = (path: string) => void;
@@ -26,6 +26,20 @@ export function mfaStep(challenge: MfaRequired, navigate: Navigate): HTMLElement
 			},
 		),
 	);
+}
+
+/** Signs in with a passkey the browser holds for this site (it asks which one). */
+function passkeyButton(navigate: Navigate): HTMLButtonElement {
+	const button = h("button", { class: "secondary", type: "button" }, "Sign in with a passkey");
+	button.addEventListener("click", async () => {
+		try {
+			await atrium.auth.signInWithPasskey();
+			navigate("/");
+		} catch (error) {
+			banner(describe(error), "error");
+		}
+	});
+	return button;
 }
 
 /** The signed-out page: sign in, create an account, reset a password, or use a provider. */
@@ -56,6 +70,29 @@ export async function signInPage(root: HTMLElement, navigate: Navigate): Promise
 				),
 			),
 	);
+	const passwordless = section(
+		"Sign in without a password",
+		form(
+			"Email me a link",
+			[field("Email", "email", "email", { autocomplete: "email" })],
+			async ({ email = "" }) => {
+				await atrium.auth.requestMagicLink({ email, redirect_to: APP_CALLBACK });
+				banner(`Check ${email}: the mail has a sign-in link and a code.`);
+			},
+			{ id: "magic-link" },
+		),
+		form(
+			"Sign in with the code",
+			[
+				field("Email", "email", "email"),
+				field("Code", "code", "text", { inputmode: "numeric", autocomplete: "one-time-code" }),
+			],
+			async ({ email = "", code = "" }) =>
+				finishSignIn(root, await atrium.auth.verifyMagicLink({ email, code: code.trim() }), navigate),
+			{ id: "email-code" },
+		),
+		h("p", {}, passkeyButton(navigate)),
+	);
 	const register = section(
 		"Create an account",
 		form(
@@ -81,7 +118,7 @@ export async function signInPage(root: HTMLElement, navigate: Navigate): Promise
 			banner(`If ${email} has an account, a reset link is on its way.`);
 		}),
 	);
-	root.replaceChildren(h("div", { class: "columns" }, signIn, register, forgot));
+	root.replaceChildren(h("div", { class: "columns" }, signIn, passwordless, register, forgot));
 }
 
 /** `/callback?code=` (or `?error=`): where a provider sign-in comes back to. */
