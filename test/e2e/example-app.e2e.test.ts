@@ -147,12 +147,18 @@ describe("the example app in Chromium", () => {
 
 			// Upload three pictures; each renders from its signed content_url.
 			await page.getByLabel("Upload images").setInputFiles([
-				{ name: "dawn.png", mimeType: "image/png", buffer: gradientPng(480, 360, [255, 183, 94], [237, 100, 166]) },
-				{ name: "sea.png", mimeType: "image/png", buffer: gradientPng(480, 360, [0, 119, 182], [144, 224, 239]) },
-				{ name: "forest.png", mimeType: "image/png", buffer: gradientPng(480, 360, [45, 106, 79], [183, 228, 199]) },
+				{ name: "dawn.png", mimeType: "image/png", buffer: gradientPng(960, 720, [255, 183, 94], [237, 100, 166]) },
+				{ name: "sea.png", mimeType: "image/png", buffer: gradientPng(960, 720, [0, 119, 182], [144, 224, 239]) },
+				{ name: "forest.png", mimeType: "image/png", buffer: gradientPng(960, 720, [45, 106, 79], [183, 228, 199]) },
 			]);
 			await expect.poll(() => page.locator("#gallery figure").count()).toBe(3);
 			await expect.poll(() => imagesRendered(page, "#gallery img")).toBe(true);
+			// Thumbnails are 480-pixel variants made at the edge, behind signed links.
+			const thumbnail = page.locator("#gallery img").first();
+			expect(await thumbnail.getAttribute("src")).toContain("w=480");
+			expect(await thumbnail.evaluate((image) => (image as unknown as { naturalWidth: number }).naturalWidth)).toBe(
+				480,
+			);
 			await shoot(page, "gallery");
 
 			// Rename, replace and delete.

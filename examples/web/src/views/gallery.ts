@@ -21,8 +21,20 @@ function formatSize(bytes: number): string {
 	return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-/** One image: rendered straight from its signed `content_url`, with rename, replace and delete. */
-function card(image: Image, refresh: () => Promise<void>): HTMLElement {
+/**
+ * A signed link to a 480-pixel WebP thumbnail (an image variant made at the edge), or the original's
+ * `content_url` when the variant cannot be had.
+ */
+async function thumbnailUrl(image: Image): Promise<string> {
+	const link = await atrium.api.POST("/v1/images/{id}/links", {
+		params: { path: { id: image.id } },
+		body: { w: 480, h: 360, fit: "cover", format: "webp", expires_in: 3600 },
+	});
+	return link.data?.url ?? image.content_url;
+}
+
+/** One image: a thumbnail from a signed variant link, with rename, replace and delete. */
+function card(image: Image, thumbnail: string, refresh: () => Promise<void>): HTMLElement {
 	const name = h("input", { value: image.filename ?? "", "aria-label": "File name" });
 	const rename = h("button", { class: "secondary" }, "Rename");
 	rename.addEventListener("click", async () => {
@@ -46,7 +58,11 @@ function card(image: Image, refresh: () => Promise<void>): HTMLElement {
 	return h(
 		"figure",
 		{ class: "tile", "data-image-id": image.id },
-		h("img", { src: image.content_url, alt: image.filename ?? "image", loading: "lazy" }),
+		h(
+			"a",
+			{ href: image.content_url, target: "_blank", rel: "noopener" },
+			h("img", { src: thumbnail, alt: image.filename, loading: "lazy" }),
+		),
 		h("figcaption", {}, name, h("small", {}, `${image.content_type} · ${formatSize(image.size)}`)),
 		h("div", { class: "actions" }, rename, replace, remove),
 	);
@@ -62,7 +78,8 @@ export async function galleryPage(root: HTMLElement): Promise<void> {
 		if (reset) cursor = null;
 		const query = cursor ? { limit: 24, cursor } : { limit: 24 };
 		const page = await ok(atrium.api.GET("/v1/images", { params: { query } }));
-		const tiles = page.images.map((image) => card(image, () => load(true)));
+		const thumbnails = await Promise.all(page.images.map(thumbnailUrl));
+		const tiles = page.images.map((image, i) => card(image, thumbnails[i] ?? image.content_url, () => load(true)));
 		if (reset) grid.replaceChildren(...tiles);
 		else grid.append(...tiles);
 		if (reset && page.images.length === 0)
