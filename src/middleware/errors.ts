@@ -4,9 +4,10 @@ import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../config";
 import { describeError, infrastructureFailure } from "../lib/error-info";
 import { AppError, fieldError } from "../lib/errors";
-import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
-import { directionOf, translator } from "../lib/i18n";
+import { PAGE_HEADERS, statusMessage } from "../lib/html";
+import { translator } from "../lib/i18n";
 import { log } from "../lib/log";
+import { pageResponse } from "./page";
 import { type ProblemBody, toProblem } from "../lib/problem";
 import type { AppEnv } from "../types";
 
@@ -81,11 +82,6 @@ export async function asProblemPage(c: Context<AppEnv>, res: Response): Promise<
 	const retryAfter = res.headers.get("Retry-After");
 	if (retryAfter) headers["Retry-After"] = retryAfter;
 	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
-	const lang = c.get("lang");
 	const body = html`${reasons.map((text) => statusMessage(text, "error"))}`;
-	return c.html(
-		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title: problem.title, body }),
-		res.status as 400,
-		headers,
-	);
+	return pageResponse(c, problem.title, body, res.status as 400, headers);
 }

@@ -4,8 +4,7 @@ import { html } from "hono/html";
 import type { User } from "../db/schema";
 import { describeError } from "../lib/error-info";
 import { AppError } from "../lib/errors";
-import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
-import { directionOf } from "../lib/i18n";
+import { PAGE_HEADERS, statusMessage } from "../lib/html";
 import { log } from "../lib/log";
 import type { ProblemBody } from "../lib/problem";
 import type { MailKind } from "../lib/mail-templates";
@@ -33,6 +32,7 @@ import {
 	spendVerificationToken,
 } from "../services/verification";
 import type { AppEnv } from "../types";
+import { pageResponse } from "../middleware/page";
 
 export const confirmationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -84,15 +84,6 @@ const OUTCOME_ERROR: Record<Exclude<Outcome, "ok">, AppError> = {
 	invalid: new AppError("token_invalid"),
 	already: new AppError("already_confirmed"),
 };
-
-function page(c: Context<AppEnv>, title: string, body: ReturnType<typeof html>, status: 200 | 400 | 409 | 410 = 200) {
-	const lang = c.get("lang");
-	return c.html(
-		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
-		status,
-		PAGE_HEADERS,
-	);
-}
 
 /** The "continue" link of a result page back to the app page the link was requested from. */
 function continueLink(c: Context<AppEnv>, redirectTo: string | null, status: "confirmed" | "password_reset") {
@@ -146,7 +137,7 @@ function deadLinkPage(
 	const t = c.get("t");
 	const form = requestLinkForm(c, action, button, redirectTo);
 	const body = html`${statusMessage(t(expired ? expiredKey : invalid), "error")}${form}`;
-	return page(c, title, body, status);
+	return pageResponse(c, title, body, status);
 }
 
 /** A confirmation link's state, and the app page it was requested from (null when unknown). */
@@ -195,7 +186,7 @@ confirmationRoutes.openapi(confirmPageRoute, async (c) => {
 	const t = c.get("t");
 	const title = t("pages.confirm.title");
 	if (state === "valid") {
-		return page(
+		return pageResponse(
 			c,
 			title,
 			html`<p>${t("pages.confirm.prompt")}</p>
@@ -205,7 +196,7 @@ confirmationRoutes.openapi(confirmPageRoute, async (c) => {
 </form>`,
 		);
 	}
-	if (state === "confirmed") return page(c, title, statusMessage(t("pages.confirm.already")));
+	if (state === "confirmed") return pageResponse(c, title, statusMessage(t("pages.confirm.already")));
 	return deadLinkPage(c, "confirm", title, state === "expired", 200, redirectTo);
 });
 
@@ -241,9 +232,9 @@ confirmationRoutes.openapi(confirmRoute, async (c) => {
 		const title = t("pages.confirm.title");
 		if (outcome === "ok") {
 			const back = spent.ok ? continueLink(c, spent.redirectTo, "confirmed") : "";
-			return page(c, title, html`${statusMessage(t("pages.confirm.success"))}${back}`);
+			return pageResponse(c, title, html`${statusMessage(t("pages.confirm.success"))}${back}`);
 		}
-		if (outcome === "already") return page(c, title, statusMessage(t("pages.confirm.already")), 409);
+		if (outcome === "already") return pageResponse(c, title, statusMessage(t("pages.confirm.already")), 409);
 		const status = outcome === "expired" ? 410 : 400;
 		return deadLinkPage(c, "confirm", title, outcome === "expired", status, deadRedirectTo);
 	}
@@ -339,18 +330,7 @@ function mailOwnerAfterResponse(
 function accepted(c: Context<AppEnv>, messageKey: string, titleKey: string) {
 	const t = c.get("t");
 	if (isFormRequest(c.req.header("Content-Type"))) {
-		const lang = c.get("lang");
-		return c.html(
-			renderPage({
-				lang,
-				dir: directionOf(lang),
-				appName: c.get("config").APP_NAME,
-				title: t(titleKey),
-				body: statusMessage(t(messageKey)),
-			}),
-			202,
-			PAGE_HEADERS,
-		);
+		return pageResponse(c, t(titleKey), statusMessage(t(messageKey)), 202);
 	}
 	return c.json({ message: t(messageKey) }, 202);
 }
@@ -381,7 +361,7 @@ confirmationRoutes.openapi(resetPageRoute, async (c) => {
 	if (locale) preferUserLocale(c, locale);
 	const t = c.get("t");
 	const title = t("pages.reset.title");
-	if (state === "valid") return page(c, title, resetForm(c, token));
+	if (state === "valid") return pageResponse(c, title, resetForm(c, token));
 	return deadLinkPage(c, "reset", title, state === "expired", 200, redirectTo);
 });
 
@@ -411,18 +391,13 @@ confirmationRoutes.onError(async (error, c) => {
 	const retryAfter = res.headers.get("Retry-After");
 	if (retryAfter) headers["Retry-After"] = retryAfter;
 	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
-	const lang = c.get("lang");
 	const token = c.req.path.endsWith("/password/reset") ? await formToken(c) : null;
 	const body =
 		token && problem.code === "validation_failed"
 			? resetForm(c, token, reasons)
 			: html`${reasons.map((text) => statusMessage(text, "error"))}`;
 	const title = token ? c.get("t")("pages.reset.title") : problem.title;
-	return c.html(
-		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
-		res.status as 400,
-		headers,
-	);
+	return pageResponse(c, title, body, res.status as 400, headers);
 });
 
 /** The `token` field of the form post being answered, when it is a plausible token. */
@@ -458,7 +433,7 @@ confirmationRoutes.openapi(resetRoute, async (c) => {
 		const title = t("pages.reset.title");
 		if (outcome === "ok") {
 			const back = continueLink(c, redirectTo, "password_reset");
-			return page(c, title, html`${statusMessage(t("pages.reset.success"))}${back}`);
+			return pageResponse(c, title, html`${statusMessage(t("pages.reset.success"))}${back}`);
 		}
 		const status = outcome === "expired" ? 410 : 400;
 		return deadLinkPage(c, "reset", title, outcome === "expired", status, redirectTo);

@@ -1,10 +1,8 @@
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { html } from "hono/html";
 import { describeError } from "../lib/error-info";
 import { AppError } from "../lib/errors";
-import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
-import { directionOf } from "../lib/i18n";
+import { PAGE_HEADERS, statusMessage } from "../lib/html";
 import { log } from "../lib/log";
 import {
 	AUTH_ERRORS,
@@ -31,6 +29,7 @@ import { deliverMail } from "../services/outbox";
 import { normalizeEmail } from "../services/users";
 import { inspectVerificationToken } from "../services/verification";
 import type { AppEnv } from "../types";
+import { pageResponse } from "../middleware/page";
 
 /** /v1/me/email: the signed-in user asks to move the account to another address. */
 export const emailChangeRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -79,16 +78,6 @@ export const emailConfirmRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
 
 emailConfirmRoutes.openAPIRegistry.register("EmailChangeTokenBody", tokenBody);
 
-function page(c: Context<AppEnv>, body: ReturnType<typeof html>, status: 200 | 400 | 409 | 410 = 200) {
-	const lang = c.get("lang");
-	const title = c.get("t")("pages.email_change.title");
-	return c.html(
-		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
-		status,
-		PAGE_HEADERS,
-	);
-}
-
 const pageRoute = createRoute({
 	method: "get",
 	path: "/confirm",
@@ -111,10 +100,21 @@ emailConfirmRoutes.openapi(pageRoute, async (c) => {
 		: { state: "invalid" as const, locale: undefined };
 	if (locale) preferUserLocale(c, locale);
 	const t = c.get("t");
-	if (state === "expired") return page(c, statusMessage(t("pages.email_change.expired"), "error"));
-	if (state !== "valid") return page(c, statusMessage(t("pages.email_change.invalid"), "error"));
-	return page(
+	if (state === "expired")
+		return pageResponse(
+			c,
+			c.get("t")("pages.email_change.title"),
+			statusMessage(t("pages.email_change.expired"), "error"),
+		);
+	if (state !== "valid")
+		return pageResponse(
+			c,
+			c.get("t")("pages.email_change.title"),
+			statusMessage(t("pages.email_change.invalid"), "error"),
+		);
+	return pageResponse(
 		c,
+		c.get("t")("pages.email_change.title"),
 		html`<p>${t("pages.email_change.prompt")}</p>
 <form method="post" action="/v1/auth/email/confirm?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
@@ -169,9 +169,22 @@ emailConfirmRoutes.openapi(confirmRoute, async (c) => {
 	}
 	const t = c.get("t");
 	if (isFormRequest(c.req.header("Content-Type"))) {
-		if (result.ok) return page(c, statusMessage(t("pages.email_change.success")));
-		if (result.reason === "expired") return page(c, statusMessage(t("pages.email_change.expired"), "error"), 410);
-		if (result.reason === "invalid") return page(c, statusMessage(t("pages.email_change.invalid"), "error"), 400);
+		if (result.ok)
+			return pageResponse(c, c.get("t")("pages.email_change.title"), statusMessage(t("pages.email_change.success")));
+		if (result.reason === "expired")
+			return pageResponse(
+				c,
+				c.get("t")("pages.email_change.title"),
+				statusMessage(t("pages.email_change.expired"), "error"),
+				410,
+			);
+		if (result.reason === "invalid")
+			return pageResponse(
+				c,
+				c.get("t")("pages.email_change.title"),
+				statusMessage(t("pages.email_change.invalid"), "error"),
+				400,
+			);
 	}
 	if (!result.ok) {
 		if (result.reason === "expired") throw new AppError("token_expired", { status: 410 });
@@ -190,15 +203,10 @@ emailConfirmRoutes.onError(async (error, c) => {
 	const retryAfter = res.headers.get("Retry-After");
 	if (retryAfter) headers["Retry-After"] = retryAfter;
 	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
-	const lang = c.get("lang");
-	return c.html(
-		renderPage({
-			lang,
-			dir: directionOf(lang),
-			appName: c.get("config").APP_NAME,
-			title: c.get("t")("pages.email_change.title"),
-			body: html`${reasons.map((text) => statusMessage(text, "error"))}`,
-		}),
+	return pageResponse(
+		c,
+		c.get("t")("pages.email_change.title"),
+		html`${reasons.map((text) => statusMessage(text, "error"))}`,
 		res.status as 400,
 		headers,
 	);

@@ -3,8 +3,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import { describeError } from "../lib/error-info";
 import { AppError } from "../lib/errors";
-import { PAGE_HEADERS, pageCspWithFormTargets, renderPage, statusMessage } from "../lib/html";
-import { directionOf } from "../lib/i18n";
+import { PAGE_HEADERS, pageCspWithFormTargets, statusMessage } from "../lib/html";
 import { log } from "../lib/log";
 import { BODY_ERRORS, OUTAGE, PUBLIC, htmlPage, json, problems, problemsOrPage } from "../lib/openapi";
 import type { ProblemBody } from "../lib/problem";
@@ -28,6 +27,7 @@ import { LOGIN_CODE_SECONDS, signInOrChallenge } from "../services/sign-in";
 import { findUserByEmail, normalizeEmail } from "../services/users";
 import { issueVerificationToken } from "../services/verification";
 import type { AppEnv } from "../types";
+import { pageResponse } from "../middleware/page";
 
 /** /v1/auth/magic-link: passwordless sign-in by a mailed link or the 6-digit code in the same mail. */
 export const magicLinkRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -84,21 +84,6 @@ function mailAfterResponse(c: Context<AppEnv>, email: string, locale: string, re
 	);
 }
 
-function page(
-	c: Context<AppEnv>,
-	body: ReturnType<typeof html>,
-	status: 200 | 400 | 410 = 200,
-	headers: Record<string, string> = PAGE_HEADERS,
-) {
-	const lang = c.get("lang");
-	const title = c.get("t")("pages.magic.title");
-	return c.html(
-		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
-		status,
-		headers,
-	);
-}
-
 const pageRoute = createRoute({
 	method: "get",
 	path: "/",
@@ -122,16 +107,22 @@ magicLinkRoutes.openapi(pageRoute, async (c) => {
 	if (link.locale) preferUserLocale(c, link.locale);
 	const t = c.get("t");
 	if (link.state !== "valid") {
-		return page(c, statusMessage(t(link.state === "expired" ? "pages.magic.expired" : "pages.magic.invalid"), "error"));
+		return pageResponse(
+			c,
+			c.get("t")("pages.magic.title"),
+			statusMessage(t(link.state === "expired" ? "pages.magic.expired" : "pages.magic.invalid"), "error"),
+		);
 	}
-	if (!link.redirectTo) return page(c, statusMessage(t("pages.magic.type_code")));
+	if (!link.redirectTo)
+		return pageResponse(c, c.get("t")("pages.magic.title"), statusMessage(t("pages.magic.type_code")));
 	// The button's post ends in a redirect to the app: the CSP must let the form go there.
 	const headers = {
 		...PAGE_HEADERS,
 		"Content-Security-Policy": pageCspWithFormTargets([new URL(link.redirectTo).origin]),
 	};
-	return page(
+	return pageResponse(
 		c,
+		c.get("t")("pages.magic.title"),
 		html`<p>${t("pages.magic.prompt", { app: c.get("config").APP_NAME })}</p>
 <form method="post" action="/v1/auth/magic-link/verify?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
@@ -223,12 +214,14 @@ async function verifyFromPage(c: Context<AppEnv>, token: string) {
 	const peek = token ? await inspectMagicLink(db, token) : { state: "invalid" as const, redirectTo: null };
 	if (peek.locale) preferUserLocale(c, peek.locale);
 	// Without an app to return to, a button cannot help: the page said to type the code instead.
-	if (peek.state === "valid" && !peek.redirectTo) return page(c, statusMessage(t("pages.magic.type_code")));
+	if (peek.state === "valid" && !peek.redirectTo)
+		return pageResponse(c, c.get("t")("pages.magic.title"), statusMessage(t("pages.magic.type_code")));
 	const result = peek.state === "valid" ? await spendMagicLinkToken(db, token) : null;
 	if (!result?.ok || !result.redirectTo) {
 		const expired = result ? !result.ok && result.reason === "expired" : peek.state === "expired";
-		return page(
+		return pageResponse(
 			c,
+			c.get("t")("pages.magic.title"),
 			statusMessage(t(expired ? "pages.magic.expired" : "pages.magic.invalid"), "error"),
 			expired ? 410 : 400,
 		);
@@ -271,5 +264,11 @@ magicLinkRoutes.onError(async (error, c) => {
 	const retryAfter = res.headers.get("Retry-After");
 	if (retryAfter) headers["Retry-After"] = retryAfter;
 	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
-	return page(c, html`${reasons.map((text) => statusMessage(text, "error"))}`, res.status as 400, headers);
+	return pageResponse(
+		c,
+		c.get("t")("pages.magic.title"),
+		html`${reasons.map((text) => statusMessage(text, "error"))}`,
+		res.status as 400,
+		headers,
+	);
 });

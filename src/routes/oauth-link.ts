@@ -3,8 +3,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import { z } from "zod";
 import { AppError } from "../lib/errors";
-import { PAGE_HEADERS, maskEmail, pageCsp, renderPage, statusMessage } from "../lib/html";
-import { directionOf } from "../lib/i18n";
+import { PAGE_HEADERS, maskEmail, pageCsp, statusMessage } from "../lib/html";
 import { log } from "../lib/log";
 import { PUBLIC, htmlPage } from "../lib/openapi";
 import { asProblemPage, onError } from "../middleware/errors";
@@ -15,6 +14,7 @@ import { getProvider, type OAuthProvider, OAuthProviderError } from "../services
 import { authorizationOrigin, startFlow } from "../services/oauth/flow";
 import { type LinkTicketState, inspectLinkTicket, spendLinkTicket } from "../services/oauth/link-tickets";
 import type { AppEnv } from "../types";
+import { pageResponse } from "../middleware/page";
 
 /**
  * The linking page of `POST /v1/me/accounts/:provider`'s URL, opened in any browser: it names the
@@ -41,26 +41,11 @@ const REDIRECT = {
 
 const rateLimit = limitPerClient("oauth_link_ip", (config) => config.RATE_LIMIT_LINK_IP);
 
-function page(
-	c: Context<AppEnv>,
-	title: string,
-	body: ReturnType<typeof html>,
-	status: 200 | 400 | 404 | 410 | 429 | 503,
-	headers: Record<string, string> = PAGE_HEADERS,
-) {
-	const lang = c.get("lang");
-	return c.html(
-		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
-		status,
-		headers,
-	);
-}
-
 /** The page of a ticket that cannot be used (any more): 410 when it was good once, else 400. */
 function deadTicketPage(c: Context<AppEnv>, provider: OAuthProvider, state: Exclude<LinkTicketState, "valid">) {
 	const t = c.get("t");
 	const title = t("pages.link.title", { provider: provider.name });
-	return page(c, title, statusMessage(t(`pages.link.${state}`), "error"), state === "invalid" ? 400 : 410);
+	return pageResponse(c, title, statusMessage(t(`pages.link.${state}`), "error"), state === "invalid" ? 400 : 410);
 }
 
 /** The enabled provider of the path; unknown ones are answered by onError below as a page. */
@@ -110,7 +95,7 @@ oauthLinkRoutes.openapi(pageRoute, async (c) => {
 <button type="submit">${t("pages.link.button", { provider: provider.name })}</button>
 </form>`;
 	const headers = { ...PAGE_HEADERS, "Content-Security-Policy": pageCsp([origin]) };
-	return page(c, t("pages.link.title", { provider: provider.name }), body, 200, headers);
+	return pageResponse(c, t("pages.link.title", { provider: provider.name }), body, 200, headers);
 });
 
 const startRoute = createRoute({

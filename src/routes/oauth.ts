@@ -4,8 +4,7 @@ import { z } from "zod";
 import { AppError, type ErrorCode } from "../lib/errors";
 import { log } from "../lib/log";
 import { audit } from "../middleware/audit";
-import { PAGE_HEADERS, renderPage, statusMessage } from "../lib/html";
-import { directionOf } from "../lib/i18n";
+import { statusMessage } from "../lib/html";
 import {
 	BODY_ERRORS,
 	CONTENT_LANGUAGE,
@@ -33,6 +32,7 @@ import { LOGIN_CODE_SECONDS, signInOrChallenge } from "../services/sign-in";
 import { findUserById } from "../services/users";
 import { issueVerificationToken, spendVerificationToken } from "../services/verification";
 import type { AppEnv } from "../types";
+import { pageResponse } from "../middleware/page";
 
 export const oauthRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -111,19 +111,9 @@ function flowFailure(c: Context<AppEnv>, flow: FlowState, code: ErrorCode): Resp
 		const error = new AppError(code);
 		const t = c.get("t");
 		const body = statusMessage(t(`errors.${code}.detail`, error.params), "error");
-		return linkPage(c, t(`errors.${code}.title`, error.params), body, error.status as 400);
+		return pageResponse(c, t(`errors.${code}.title`, error.params), body, error.status as 400);
 	}
 	throw new AppError(code);
-}
-
-/** A result page of a link flow without redirect_uri, in the request's language. */
-function linkPage(c: Context<AppEnv>, title: string, body: ReturnType<typeof statusMessage>, status: 200 | 400) {
-	const lang = c.get("lang");
-	return c.html(
-		renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body }),
-		status,
-		PAGE_HEADERS,
-	);
 }
 
 /** Problem responses that a link flow without redirect_uri receives as an HTML page instead. */
@@ -312,7 +302,7 @@ async function finishLink(
 	audit(c, "oauth_linked", link.userId, { provider: provider.id });
 	if (flow.redirectUri) return c.redirect(withParams(flow.redirectUri, { linked: provider.id }), 302);
 	const message = c.get("t")("messages.oauth_linked", { provider: provider.name });
-	return linkPage(c, message, statusMessage(message), 200);
+	return pageResponse(c, message, statusMessage(message), 200);
 }
 
 /**
