@@ -8,6 +8,7 @@ import { PAGE_HEADERS, statusMessage } from "../lib/html";
 import { translator } from "../lib/i18n";
 import { log } from "../lib/log";
 import { pageResponse } from "./page";
+import { isFormRequest } from "./validate";
 import { type ProblemBody, toProblem } from "../lib/problem";
 import type { AppEnv } from "../types";
 
@@ -76,12 +77,25 @@ export const notFound: NotFoundHandler<AppEnv> = (c) => problemResponse(c, new A
  * A problem+json answer turned into the HTML page a browser gets instead (a form post, a page
  * opened from a link): same status and Retry-After, its title and reasons, in the request's language.
  */
-export async function asProblemPage(c: Context<AppEnv>, res: Response): Promise<Response> {
+export async function asProblemPage(c: Context<AppEnv>, res: Response, title?: string): Promise<Response> {
 	const problem = (await res.json()) as ProblemBody;
 	const headers: Record<string, string> = { ...PAGE_HEADERS };
 	const retryAfter = res.headers.get("Retry-After");
 	if (retryAfter) headers["Retry-After"] = retryAfter;
 	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
 	const body = html`${reasons.map((text) => statusMessage(text, "error"))}`;
-	return pageResponse(c, problem.title, body, res.status as 400, headers);
+	return pageResponse(c, title ?? problem.title, body, res.status as 400, headers);
+}
+
+/**
+ * The error boundary of routes whose POSTs may come from an HTML form: a form post never gets
+ * JSON back, but the page `asProblemPage` makes (titled with `titleKey` when given); anything else
+ * gets problem+json as everywhere.
+ */
+export function formAwareOnError(titleKey?: string): ErrorHandler<AppEnv> {
+	return async (error, c) => {
+		const res = await onError(error, c);
+		if (c.req.method !== "POST" || !isFormRequest(c.req.header("Content-Type"))) return res;
+		return asProblemPage(c, res, titleKey ? c.get("t")(titleKey) : undefined);
+	};
 }

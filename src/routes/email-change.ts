@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { html } from "hono/html";
 import { describeError } from "../lib/error-info";
 import { AppError } from "../lib/errors";
-import { PAGE_HEADERS, statusMessage } from "../lib/html";
+import { statusMessage } from "../lib/html";
 import { log } from "../lib/log";
 import {
 	AUTH_ERRORS,
@@ -16,10 +16,9 @@ import {
 	problems,
 	problemsOrPage,
 } from "../lib/openapi";
-import type { ProblemBody } from "../lib/problem";
 import { audit } from "../middleware/audit";
 import { assertFreshToken, requireAuth } from "../middleware/auth";
-import { onError } from "../middleware/errors";
+import { formAwareOnError } from "../middleware/errors";
 import { preferUserLocale } from "../middleware/language";
 import { enforceRateLimit } from "../middleware/rate-limit";
 import { isFormRequest, jsonOrFormBody, validateJsonOrForm, validationHook } from "../middleware/validate";
@@ -195,19 +194,4 @@ emailConfirmRoutes.openapi(confirmRoute, async (c) => {
 });
 
 /** A form post never gets JSON back: whatever refuses it is an HTML page in the page's language. */
-emailConfirmRoutes.onError(async (error, c) => {
-	const res = await onError(error, c);
-	if (c.req.method !== "POST" || !isFormRequest(c.req.header("Content-Type"))) return res;
-	const problem = (await res.json()) as ProblemBody;
-	const headers: Record<string, string> = { ...PAGE_HEADERS };
-	const retryAfter = res.headers.get("Retry-After");
-	if (retryAfter) headers["Retry-After"] = retryAfter;
-	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
-	return pageResponse(
-		c,
-		c.get("t")("pages.email_change.title"),
-		html`${reasons.map((text) => statusMessage(text, "error"))}`,
-		res.status as 400,
-		headers,
-	);
-});
+emailConfirmRoutes.onError(formAwareOnError("pages.email_change.title"));

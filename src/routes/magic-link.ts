@@ -6,10 +6,9 @@ import { AppError } from "../lib/errors";
 import { PAGE_HEADERS, pageCspWithFormTargets, statusMessage } from "../lib/html";
 import { log } from "../lib/log";
 import { BODY_ERRORS, OUTAGE, PUBLIC, htmlPage, json, problems, problemsOrPage } from "../lib/openapi";
-import type { ProblemBody } from "../lib/problem";
 import { appRedirect } from "../middleware/app-redirect";
 import { audit } from "../middleware/audit";
-import { onError } from "../middleware/errors";
+import { formAwareOnError } from "../middleware/errors";
 import { preferUserLocale } from "../middleware/language";
 import { enforceRateLimit, limitPerClient } from "../middleware/rate-limit";
 import { isFormRequest, jsonOrFormBody, validateJsonOrForm, validationHook } from "../middleware/validate";
@@ -256,19 +255,4 @@ function auditWrongCode(c: Context<AppEnv>, email: string): void {
 }
 
 /** A form post never gets JSON back: whatever refuses it is an HTML page in the page's language. */
-magicLinkRoutes.onError(async (error, c) => {
-	const res = await onError(error, c);
-	if (c.req.method !== "POST" || !isFormRequest(c.req.header("Content-Type"))) return res;
-	const problem = (await res.json()) as ProblemBody;
-	const headers: Record<string, string> = { ...PAGE_HEADERS };
-	const retryAfter = res.headers.get("Retry-After");
-	if (retryAfter) headers["Retry-After"] = retryAfter;
-	const reasons = problem.errors?.length ? problem.errors.map((issue) => issue.message) : [problem.detail];
-	return pageResponse(
-		c,
-		c.get("t")("pages.magic.title"),
-		html`${reasons.map((text) => statusMessage(text, "error"))}`,
-		res.status as 400,
-		headers,
-	);
-});
+magicLinkRoutes.onError(formAwareOnError("pages.magic.title"));
