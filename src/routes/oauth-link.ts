@@ -11,7 +11,8 @@ import { preferUserLocale } from "../middleware/language";
 import { limitPerClient } from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
 import { getProvider, type OAuthProvider, OAuthProviderError } from "../services/oauth";
-import { authorizationOrigin, startFlow } from "../services/oauth/flow";
+import { startBrowserFlow } from "../middleware/oauth-flow-cookie";
+import { authorizationOrigin } from "../services/oauth/flow";
 import { type LinkTicketState, inspectLinkTicket, spendLinkTicket } from "../services/oauth/link-tickets";
 import type { AppEnv } from "../types";
 import { pageResponse } from "../middleware/page";
@@ -129,7 +130,7 @@ oauthLinkRoutes.openapi(startRoute, async (c) => {
 	c.header("Cache-Control", "no-store");
 	try {
 		// The flow cookie goes to this browser: the callback completes only where the button was pressed.
-		const url = await startFlow(c, provider, {
+		const url = await startBrowserFlow(c, provider, {
 			redirectUri: spent.redirectUri,
 			link: { userId: spent.userId, sessionId: spent.sessionId },
 		});

@@ -26,7 +26,8 @@ import {
 	OAuthProviderError,
 } from "../services/oauth";
 import { linkedProviders, linkOAuthIdentity, resolveOAuthLogin } from "../services/oauth/accounts";
-import { type FlowState, startFlow, takeFlow } from "../services/oauth/flow";
+import { startBrowserFlow, takeBrowserFlow } from "../middleware/oauth-flow-cookie";
+import type { FlowState } from "../services/oauth/flow";
 import { findActiveSession } from "../services/sessions";
 import { LOGIN_CODE_SECONDS, signInOrChallenge } from "../services/sign-in";
 import { findUserById } from "../services/users";
@@ -75,10 +76,10 @@ export function requireProvider(c: Context<AppEnv>, id: string): OAuthProvider {
 export async function tryStartFlow(
 	c: Context<AppEnv>,
 	provider: OAuthProvider,
-	options: Parameters<typeof startFlow>[2],
+	options: Parameters<typeof startBrowserFlow>[2],
 ): Promise<URL | null> {
 	try {
-		return await startFlow(c, provider, options);
+		return await startBrowserFlow(c, provider, options);
 	} catch (error) {
 		if (!(error instanceof OAuthProviderError)) throw error;
 		log("warn", "oauth_start_failed", { requestId: c.get("requestId"), provider: provider.id, reason: error.message });
@@ -231,7 +232,7 @@ const callbackRoute = createRoute({
 oauthRoutes.openapi(callbackRoute, async (c) => {
 	const provider = requireProvider(c, c.req.valid("param").provider);
 	const query = c.req.valid("query");
-	const flow = await takeFlow(c, provider.id, query.state);
+	const flow = await takeBrowserFlow(c, provider.id, query.state);
 	if (!flow) throw new AppError("oauth_state_mismatch");
 	c.header("Cache-Control", "no-store");
 	if (query.error) return flowFailure(c, flow, query.error === "access_denied" ? "oauth_denied" : "oauth_failed");

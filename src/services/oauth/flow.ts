@@ -1,19 +1,14 @@
 import { decodeBase64urlIgnorePadding, encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { generateCodeVerifier, generateState } from "arctic";
-import type { Context } from "hono";
-import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
-import type { CookieOptions } from "hono/utils/cookie";
 import { and, eq, gt, lte } from "drizzle-orm";
 import { z } from "zod";
-import type { Config } from "../../config";
 import type { Database } from "../../db/client";
 import { oauthStates } from "../../db/schema";
-import { constantTimeEqual, hashToken } from "../../lib/crypto";
-import type { AppEnv } from "../../types";
+import { constantTimeEqualText, hashToken } from "../../lib/crypto";
 import type { OAuthProvider, ProviderId } from "./types";
 
 /** How long the browser has to get through the provider's login and consent. */
-const FLOW_TTL_SECONDS = 600;
+export const FLOW_TTL_SECONDS = 600;
 
 /**
  * What the callback needs from the start of a flow. It rides in a signed cookie bound to the
@@ -42,35 +37,17 @@ const flowSchema = z.object({
 	expiresAt: z.number(),
 }) satisfies z.ZodType<FlowState>;
 
-function cookieName(provider: ProviderId): string {
-	return `atrium_oauth_${provider}`;
-}
-
-/** Secure everywhere except a plain-http APP_URL (localhost development), where browsers drop Secure cookies. */
-function cookieOptions(config: Config, provider: ProviderId): CookieOptions {
-	return {
-		path: `/v1/auth/oauth/${provider}`,
-		httpOnly: true,
-		secure: config.appUrl.protocol === "https:",
-		sameSite: "Lax",
-	};
-}
-
-/** A key for the flow cookie's HMAC, derived so it is never the access-token key itself. */
-function cookieSecret(config: Config): string {
-	return hashToken(`atrium:oauth-flow-cookie:${config.JWT_SECRET}`);
-}
-
 /**
- * Starts a flow: fresh state, PKCE verifier and nonce, remembered in the signed cookie, and the
- * provider URL to send the browser to. Throws `OAuthProviderError` when the provider cannot be
- * reached (OIDC discovery).
+ * Starts a flow: fresh state, PKCE verifier and nonce, the state remembered (hashed) on the server,
+ * and the provider URL to send the browser to. `sealed` is the flow for the browser to keep (the
+ * caller signs it into a cookie bound to that browser). Throws `OAuthProviderError` when the
+ * provider cannot be reached (OIDC discovery).
  */
 export async function startFlow(
-	c: Context<AppEnv>,
+	db: Database,
 	provider: OAuthProvider,
 	options: { redirectUri: string | null; link?: FlowState["link"] },
-): Promise<URL> {
+): Promise<{ url: URL; sealed: string }> {
 	const flow: FlowState = {
 		provider: provider.id,
 		state: generateState(),
@@ -81,14 +58,8 @@ export async function startFlow(
 		expiresAt: Math.floor(Date.now() / 1000) + FLOW_TTL_SECONDS,
 	};
 	const url = await provider.createAuthorizationURL(flow.state, flow.codeVerifier, flow.nonce);
-	await rememberState(c.get("db"), flow.state, new Date(flow.expiresAt * 1000));
-	const config = c.get("config");
-	const value = encodeBase64urlNoPadding(new TextEncoder().encode(JSON.stringify(flow)));
-	await setSignedCookie(c, cookieName(provider.id), value, cookieSecret(config), {
-		...cookieOptions(config, provider.id),
-		maxAge: FLOW_TTL_SECONDS,
-	});
-	return url;
+	await rememberState(db, flow.state, new Date(flow.expiresAt * 1000));
+	return { url, sealed: encodeBase64urlNoPadding(new TextEncoder().encode(JSON.stringify(flow))) };
 }
 
 /**
@@ -102,39 +73,31 @@ export async function authorizationOrigin(provider: OAuthProvider): Promise<stri
 }
 
 /**
- * Reads and clears the flow of `provider` and checks it against the callback's `state`. Returns
- * null when the cookie is missing, forged, expired or for another flow: the caller must not trust
- * anything from such a callback, not even where to redirect.
+ * Checks the flow the browser brought back (`sealed`, already verified as this app's own cookie)
+ * against the callback's `state`, and spends the state on the server. Returns null when the flow is
+ * missing, malformed, expired or for another flow: the caller must not trust anything from such a
+ * callback, not even where to redirect.
  */
-export async function takeFlow(
-	c: Context<AppEnv>,
+export async function finishFlow(
+	db: Database,
 	provider: ProviderId,
+	sealed: string | undefined,
 	state: string | undefined,
 ): Promise<FlowState | null> {
-	const config = c.get("config");
-	const name = cookieName(provider);
-	const raw = await getSignedCookie(c, cookieSecret(config), name);
-	// One attempt per flow: whatever happens next, this browser's flow is over.
-	if (raw !== undefined) deleteCookie(c, name, cookieOptions(config, provider));
-	if (!raw || !state) return null;
+	if (!sealed || !state) return null;
 	let flow: FlowState;
 	try {
-		const parsed = flowSchema.safeParse(JSON.parse(new TextDecoder().decode(decodeBase64urlIgnorePadding(raw))));
+		const parsed = flowSchema.safeParse(JSON.parse(new TextDecoder().decode(decodeBase64urlIgnorePadding(sealed))));
 		if (!parsed.success) return null;
 		flow = parsed.data;
 	} catch {
 		return null;
 	}
-	const encoder = new TextEncoder();
 	if (flow.provider !== provider || flow.expiresAt <= Math.floor(Date.now() / 1000)) return null;
-	if (!constantTimeEqual(encoder.encode(flow.state), encoder.encode(state))) return null;
+	if (!constantTimeEqualText(flow.state, state)) return null;
 	// Last, and only for a genuine flow: the server's own record, spent whatever happens next.
-	if (!(await spendState(db(c), state))) return null;
+	if (!(await spendState(db, state))) return null;
 	return flow;
-}
-
-function db(c: Context<AppEnv>): Database {
-	return c.get("db");
 }
 
 /** Records a flow's state (hashed) until `expiresAt`. */
