@@ -10,7 +10,7 @@ import { enabledProviders } from "../services/oauth";
 import { listLinkedAccounts, unlinkOAuthIdentity } from "../services/oauth/accounts";
 import { LINK_TICKET_SECONDS, issueLinkTicket } from "../services/oauth/link-tickets";
 import type { AppEnv } from "../types";
-import { allowedRedirectUri, requireProvider } from "./oauth";
+import { allowedRedirectUri, requireProvider } from "./shared";
 
 /** Linked sign-in providers of the signed-in user (`/v1/me/accounts`). */
 export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });

@@ -21,7 +21,7 @@ import {
 	receiveUpload,
 	refusalError,
 	uploadQuery,
-} from "./images";
+} from "./shared";
 
 /**
  * Avatars: set and removed by their owner, fetched by anyone. Mounted at the root, before the

@@ -1,10 +1,8 @@
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { z } from "zod";
 import { macKey } from "../lib/encryption";
 import { AppError } from "../lib/errors";
 import { sanitizeFilename } from "../lib/http-file";
-import { formatBytes } from "../lib/i18n";
 import { audit } from "../middleware/audit";
 import { requireAuth, verifyBearer } from "../middleware/auth";
 import { preferUserLocale } from "../middleware/language";
@@ -13,7 +11,6 @@ import {
 	BEARER,
 	BODY_ERRORS,
 	PUBLIC,
-	type DocumentedError,
 	ETAG,
 	LOCATION,
 	OUTAGE,
@@ -28,7 +25,6 @@ import { variantOf } from "../lib/variants";
 import { imageLinkBody, imageLinkResponse, imageListResponse, imageResponse, variantQuery } from "../schemas";
 import { downloadObject } from "../services/downloads";
 import {
-	type ImageStore,
 	contentLinks,
 	createImageLink,
 	decodeCursor,
@@ -39,7 +35,6 @@ import {
 	findImageInSession,
 	findOwnedImage,
 	findReplaceable,
-	imageLimits,
 	imagePath,
 	listImages,
 	presentImage,
@@ -49,8 +44,18 @@ import {
 } from "../services/images";
 import { imageKey } from "../services/storage";
 import { imagesTransformer, serveVariant } from "../services/variants";
-import { type Refusal, type UploadSource, openUpload } from "../services/uploads";
 import type { AppEnv } from "../types";
+import {
+	DOWNLOAD_HEADERS,
+	IMAGE_BYTES,
+	UPLOAD_BODY,
+	UPLOAD_ERRORS,
+	downloadHeaders,
+	imageStore,
+	receiveUpload,
+	refusalError,
+	uploadQuery,
+} from "./shared";
 
 /**
  * Downloads, the hottest path: authenticated by a single statement that checks the session and
@@ -64,17 +69,6 @@ export const idParam = z.object({
 	id: z.string().meta({ param: { name: "id", in: "path" }, example: "01JH0000000000000000000000" }),
 });
 
-/** The stored bytes, in the type they were sniffed as. */
-export const IMAGE_BYTES = { "image/*": { schema: { type: "string" as const, format: "binary" } } };
-
-/** Headers of a download (the JSON error headers aside). */
-export const DOWNLOAD_HEADERS = {
-	...ETAG,
-	"Cache-Control": { description: "How long and where the bytes may be cached", schema: { type: "string" as const } },
-	"Accept-Ranges": { description: "`bytes`", schema: { type: "string" as const } },
-	"Content-Disposition": { description: "inline, with the stored filename", schema: { type: "string" as const } },
-};
-
 /** One byte range of the stored bytes (Range: bytes=a-b). */
 export const PARTIAL_CONTENT = {
 	description: "One byte range (Range: bytes=a-b)",
@@ -84,12 +78,6 @@ export const PARTIAL_CONTENT = {
 	},
 	content: IMAGE_BYTES,
 };
-
-/** Conditional and partial downloads (documented only: any value is accepted, odd ones are ignored). */
-export const downloadHeaders = z.object({
-	"if-none-match": z.string().optional().meta({ description: "An ETag seen before: 304 while it still matches" }),
-	range: z.string().optional().meta({ description: "One byte range, e.g. bytes=0-1023" }),
-});
 
 const downloadRoute = createRoute({
 	method: "get",
@@ -240,41 +228,6 @@ imageContentRoutes.openapi(
 export const imageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 imageRoutes.use("*", requireAuth());
-
-/** `?filename=` names a raw upload (a multipart part names itself). */
-export const uploadQuery = z.object({
-	filename: z.string().max(1024).optional().meta({ description: "Names a raw upload (a multipart part names itself)" }),
-});
-
-/**
- * An upload body: the multipart field `image`, or the raw bytes with an image Content-Type. Plain
- * OpenAPI schemas on purpose: a zod schema here would make the library parse the body, which the
- * upload service streams itself, within MAX_IMAGE_BYTES.
- */
-export const UPLOAD_BODY = {
-	required: true,
-	content: {
-		"multipart/form-data": {
-			schema: {
-				type: "object" as const,
-				required: ["image"],
-				properties: { image: { type: "string" as const, format: "binary", description: "The image file" } },
-			},
-		},
-		"image/*": { schema: { type: "string" as const, format: "binary" } },
-	},
-};
-
-/** What any upload (new image, replacement, avatar) can be refused with. */
-export const UPLOAD_ERRORS: DocumentedError[] = [
-	"validation_failed",
-	"image_too_large",
-	"unsupported_image_type",
-	"image_dimensions_too_large",
-	"rate_limited",
-	...AUTH_ERRORS,
-	OUTAGE,
-];
 
 const listQuery = z.object({
 	limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -484,54 +437,3 @@ imageRoutes.openapi(deleteRoute, async (c) => {
 	audit(c, "image_deleted", c.get("auth").user.id, { image_id: id });
 	return c.body(null, 204);
 });
-
-/** Storage and limits of this deployment, for the image services. */
-export function imageStore(c: Context<AppEnv>): ImageStore {
-	return { db: c.get("db"), bucket: c.env.IMAGES, limits: imageLimits(c.get("config")) };
-}
-
-/**
- * Opens the request body as an upload, enforcing MAX_IMAGE_BYTES from Content-Length before
- * reading and while reading (the JSON body limit of the app does not cover image routes).
- */
-export async function receiveUpload(c: Context<AppEnv>, filename: string | undefined): Promise<UploadSource> {
-	const opened = await openUpload(c.req.raw, c.get("config").MAX_IMAGE_BYTES, filename);
-	if (!opened.ok) throw refusalError(c, opened.refusal, "image_not_found");
-	return opened.value;
-}
-
-/** The problem an upload refusal is reported as. */
-export function refusalError(
-	c: Context<AppEnv>,
-	refusal: Refusal,
-	notFound: "image_not_found" | "avatar_not_found",
-): AppError {
-	switch (refusal.reason) {
-		case "too_large":
-			return new AppError("image_too_large", { params: { limit: formatBytes(c.get("lang"), refusal.limit) } });
-		case "unsupported_type":
-			return new AppError("unsupported_image_type");
-		case "dimensions_too_large":
-			return new AppError("image_dimensions_too_large", { params: { limit: refusal.limit } });
-		case "quota_exceeded":
-			return new AppError("quota_exceeded");
-		case "precondition_failed":
-			return new AppError("precondition_failed");
-		case "not_found":
-			return new AppError(notFound);
-		case "account_gone":
-			return new AppError("unauthorized");
-		case "client_gone":
-			return new AppError("validation_failed", {
-				params: { count: 1 },
-				issues: [{ path: "", code: "incomplete_body", key: "validation.incomplete_body" }],
-			});
-		case "invalid_form": {
-			const code = refusal.field ? "required" : "invalid_multipart";
-			return new AppError("validation_failed", {
-				params: { count: 1 },
-				issues: [{ path: refusal.field, code, key: `validation.${code}` }],
-			});
-		}
-	}
-}

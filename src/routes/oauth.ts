@@ -18,15 +18,10 @@ import {
 } from "../lib/openapi";
 import { validationHook } from "../middleware/validate";
 import { signInResponse } from "../schemas";
-import {
-	enabledProviders,
-	getProvider,
-	type OAuthIdentity,
-	type OAuthProvider,
-	OAuthProviderError,
-} from "../services/oauth";
+import { enabledProviders, type OAuthIdentity, type OAuthProvider, OAuthProviderError } from "../services/oauth";
 import { linkedProviders, linkOAuthIdentity, resolveOAuthLogin } from "../services/oauth/accounts";
 import { startBrowserFlow, takeBrowserFlow } from "../middleware/oauth-flow-cookie";
+import { allowedRedirectUri, requireProvider } from "./shared";
 import type { FlowState } from "../services/oauth/flow";
 import { findActiveSession } from "../services/sessions";
 import { LOGIN_CODE_SECONDS, signInOrChallenge } from "../services/sign-in";
@@ -62,13 +57,6 @@ const REDIRECT = {
 	headers: { Location: { description: "Where the browser goes next", schema: { type: "string" as const } } },
 };
 
-/** The enabled provider named in the path, or 404 `provider_not_found`. */
-export function requireProvider(c: Context<AppEnv>, id: string): OAuthProvider {
-	const provider = getProvider(c.get("config"), id);
-	if (!provider) throw new AppError("provider_not_found");
-	return provider;
-}
-
 /**
  * Starts a flow (cookie set, authorization URL built); null, logged, when the provider cannot be
  * reached (e.g. OIDC discovery fails), so each route can answer in its own way.
@@ -85,13 +73,6 @@ export async function tryStartFlow(
 		log("warn", "oauth_start_failed", { requestId: c.get("requestId"), provider: provider.id, reason: error.message });
 		return null;
 	}
-}
-
-/** Exact-match allowlist (no prefixes, no patterns): an open redirect would hand login codes to anyone. */
-export function allowedRedirectUri(c: Context<AppEnv>, redirectUri: string | undefined): string | null {
-	if (redirectUri === undefined) return null;
-	if (!c.get("config").OAUTH_REDIRECT_URIS.includes(redirectUri)) throw new AppError("redirect_uri_not_allowed");
-	return redirectUri;
 }
 
 /** `base` with extra query parameters, keeping any it already has. */
