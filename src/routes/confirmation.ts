@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { User } from "../db/schema";
 import { describeError } from "../lib/error-info";
-import { AppError } from "../lib/errors";
+import { AppError, fieldError } from "../lib/errors";
 import { PAGE_HEADERS, statusMessage } from "../lib/html";
 import { log } from "../lib/log";
 import type { ProblemBody } from "../lib/problem";
@@ -79,11 +79,11 @@ const FORM_BODY_ERRORS: DocumentedError[] = ["validation_failed", "payload_too_l
 
 type Outcome = "ok" | "expired" | "invalid" | "already";
 
-const OUTCOME_ERROR: Record<Exclude<Outcome, "ok">, AppError> = {
-	expired: new AppError("token_expired", { status: 410 }),
-	invalid: new AppError("token_invalid"),
-	already: new AppError("already_confirmed"),
-};
+/** The error a failed outcome is answered with, built where it is thrown (a fresh stack each time). */
+function outcomeError(outcome: Exclude<Outcome, "ok">): AppError {
+	if (outcome === "expired") return new AppError("token_expired", { status: 410 });
+	return new AppError(outcome === "invalid" ? "token_invalid" : "already_confirmed");
+}
 
 /** The "continue" link of a result page back to the app page the link was requested from. */
 function continueLink(c: Context<AppEnv>, redirectTo: string | null, status: "confirmed" | "password_reset") {
@@ -238,7 +238,7 @@ confirmationRoutes.openapi(confirmRoute, async (c) => {
 		const status = outcome === "expired" ? 410 : 400;
 		return deadLinkPage(c, "confirm", title, outcome === "expired", status, deadRedirectTo);
 	}
-	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
+	if (outcome !== "ok") throw outcomeError(outcome);
 	return c.json({ message: t("messages.email_confirmed") }, 200);
 });
 
@@ -438,7 +438,7 @@ confirmationRoutes.openapi(resetRoute, async (c) => {
 		const status = outcome === "expired" ? 410 : 400;
 		return deadLinkPage(c, "reset", title, outcome === "expired", status, redirectTo);
 	}
-	if (outcome !== "ok") throw OUTCOME_ERROR[outcome];
+	if (outcome !== "ok") throw outcomeError(outcome);
 	return c.json({ message: t("messages.password_reset") }, 200);
 });
 
@@ -455,10 +455,7 @@ async function resetPassword(
 	if (peek.state !== "valid" || !peek.userId) return { outcome: "invalid", redirectTo: peek.redirectTo ?? null };
 	const user = await findUserById(db, peek.userId);
 	if (user && passwordEqualsEmail(password, user.email)) {
-		throw new AppError("validation_failed", {
-			params: { count: 1 },
-			issues: [{ path: "password", code: "password_equals_email", key: "validation.password_equals_email" }],
-		});
+		throw fieldError("password", "password_equals_email");
 	}
 	const passwordHash = await hashPassword(password);
 	const spent = await spendVerificationToken(db, token, "reset_password", resetPasswordEffect(db, passwordHash));
