@@ -8,7 +8,7 @@ import { AppError } from "./lib/errors";
 import { formatBytes } from "./lib/i18n";
 import { noStoreForPrivateJson } from "./middleware/cache-control";
 import { devHashStats } from "./middleware/dev-stats";
-import { asProblemPage, notFound, onError, problemResponse } from "./middleware/errors";
+import { JSON_BODY_LIMIT, asProblemPage, notFound, onError, problemResponse } from "./middleware/errors";
 import { detectLanguage } from "./middleware/language";
 import { requestId } from "./middleware/request-id";
 import { requestLog } from "./middleware/request-log";
@@ -36,7 +36,6 @@ import type { ReferenceDocument } from "./lib/api-reference";
 import type { AppEnv } from "./types";
 
 /** JSON bodies are small; image routes set their own, much larger limits. */
-const JSON_BODY_LIMIT = 64 * 1024;
 
 /** Builds the Hono app: cross-cutting middleware, then one sub-app per resource. */
 export function createApp() {

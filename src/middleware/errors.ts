@@ -5,7 +5,7 @@ import { ConfigError } from "../config";
 import { describeError, infrastructureFailure } from "../lib/error-info";
 import { AppError, fieldError } from "../lib/errors";
 import { PAGE_HEADERS, statusMessage } from "../lib/html";
-import { translator } from "../lib/i18n";
+import { formatBytes, translator } from "../lib/i18n";
 import { log } from "../lib/log";
 import { pageResponse } from "./page";
 import { isFormRequest } from "./validate";
@@ -18,8 +18,13 @@ const BEARER_CHALLENGE: Partial<Record<AppError["code"], string>> = {
 	fresh_token_required: 'Bearer realm="atrium", error="insufficient_user_authentication"',
 };
 
-function fromHttpException(error: HTTPException): AppError {
-	if (error.status === 413) return new AppError("payload_too_large", { params: { limit: "64 KB" } });
+/** Largest JSON (or form) body the API reads; its 413 names it in the request's language. */
+export const JSON_BODY_LIMIT = 64 * 1024;
+
+function fromHttpException(error: HTTPException, lang: string): AppError {
+	if (error.status === 413) {
+		return new AppError("payload_too_large", { params: { limit: formatBytes(lang, JSON_BODY_LIMIT) } });
+	}
 	if (error.status === 400 && /json/i.test(error.message)) {
 		return fieldError("", "invalid_json");
 	}
@@ -55,7 +60,8 @@ export const SERVICE_UNAVAILABLE_RETRY_SECONDS = 5;
  */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
 	if (error instanceof AppError) return problemResponse(c, error);
-	if (error instanceof HTTPException) return problemResponse(c, fromHttpException(error));
+	if (error instanceof HTTPException)
+		return problemResponse(c, fromHttpException(error, c.get("lang") ?? c.env.DEFAULT_LOCALE ?? "en"));
 	const requestId = c.get("requestId");
 	if (error instanceof ConfigError) {
 		log("error", "config_invalid", { requestId, message: error.message });
