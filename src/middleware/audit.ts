@@ -3,7 +3,11 @@ import { log } from "../lib/log";
 import { type AuditDetail, type AuditEvent, type AuditEventType, recordEvent } from "../services/audit";
 import type { AppEnv } from "../types";
 
-/** Where the request came from, as the audit trail records it. */
+/**
+ * Where the request came from: the only place the client address (CF-Connecting-IP, which
+ * Cloudflare sets and clients cannot forge) and the user agent are read, for the audit trail,
+ * sessions and rate limits alike.
+ */
 export function requestOrigin(c: Context<AppEnv>): Pick<AuditEvent, "ip" | "userAgent"> {
 	return { ip: c.req.header("CF-Connecting-IP")?.trim() || null, userAgent: c.req.header("User-Agent") ?? null };
 }

@@ -7,6 +7,7 @@ import { AppError } from "../lib/errors";
 import { log } from "../lib/log";
 import { type RateLimitRule, hit } from "../services/rate-limit";
 import type { AppEnv } from "../types";
+import { requestOrigin } from "./audit";
 
 /** What a counter limits; part of its key, and of the log line when it trips. */
 export type RateLimitScope =
@@ -39,7 +40,7 @@ export function rateLimitKey(scope: RateLimitScope, subject: string): string {
 
 /** The caller's rate-limit bucket: CF-Connecting-IP only (see clientIpBucket for a missing one). */
 export function clientBucket(c: Context<AppEnv>): string {
-	return clientIpBucket(c.req.header("CF-Connecting-IP"));
+	return clientIpBucket(requestOrigin(c).ip);
 }
 
 /** 429 `rate_limited` with `Retry-After`, the same for every scope and subject. */

@@ -1,5 +1,5 @@
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
-import { audit } from "../middleware/audit";
+import { audit, requestOrigin } from "../middleware/audit";
 import { requireAuth } from "../middleware/auth";
 import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
@@ -109,8 +109,7 @@ authRoutes.openapi(loginRoute, async (c) => {
 	const signIn = await signInOrChallenge(db, config, {
 		user: result.user,
 		method: "password",
-		userAgent: c.req.header("User-Agent"),
-		ip: c.req.header("CF-Connecting-IP"),
+		...requestOrigin(c),
 	});
 	if (signIn.disabled) throw new AppError("account_disabled");
 	// With a second step pending, the sign-in is audited when POST /v1/auth/mfa completes it.
@@ -168,8 +167,7 @@ authRoutes.openapi(mfaRoute, async (c) => {
 		user,
 		providers,
 		method: challenge.method,
-		userAgent: c.req.header("User-Agent"),
-		ip: c.req.header("CF-Connecting-IP"),
+		...requestOrigin(c),
 	});
 	if (started.disabled) throw new AppError("account_disabled");
 	return c.json(started.body, 200);

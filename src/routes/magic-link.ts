@@ -7,7 +7,7 @@ import { PAGE_HEADERS, pageCspWithFormTargets, statusMessage } from "../lib/html
 import { log } from "../lib/log";
 import { BODY_ERRORS, OUTAGE, PUBLIC, htmlPage, json, problems, problemsOrPage } from "../lib/openapi";
 import { appRedirect } from "../middleware/app-redirect";
-import { audit } from "../middleware/audit";
+import { audit, requestOrigin } from "../middleware/audit";
 import { formAwareOnError } from "../middleware/errors";
 import { preferUserLocale } from "../middleware/language";
 import { enforceRateLimit, limitPerClient } from "../middleware/rate-limit";
@@ -193,8 +193,7 @@ magicLinkRoutes.openapi(verifyRoute, async (c) => {
 		user: result.user,
 		providers,
 		method,
-		userAgent: c.req.header("User-Agent"),
-		ip: c.req.header("CF-Connecting-IP"),
+		...requestOrigin(c),
 	});
 	if (signIn.disabled) throw new AppError("account_disabled");
 	// With a second step pending, the sign-in is audited when POST /v1/auth/mfa completes it.

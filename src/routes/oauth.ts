@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { AppError, type ErrorCode } from "../lib/errors";
 import { log } from "../lib/log";
-import { audit } from "../middleware/audit";
+import { audit, requestOrigin } from "../middleware/audit";
 import { statusMessage } from "../lib/html";
 import {
 	BODY_ERRORS,
@@ -299,8 +299,7 @@ async function signIn(c: Context<AppEnv>, userId: string, method: string) {
 		user,
 		providers,
 		method,
-		userAgent: c.req.header("User-Agent"),
-		ip: c.req.header("CF-Connecting-IP"),
+		...requestOrigin(c),
 	});
 	if (result.disabled) throw new AppError("account_disabled");
 	return result.body;

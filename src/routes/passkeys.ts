@@ -4,7 +4,7 @@ import type { User } from "../db/schema";
 import { AppError } from "../lib/errors";
 import type { NoticeKind } from "../lib/mail-templates";
 import { AUTH_ERRORS, BEARER, BODY_ERRORS, OUTAGE, PUBLIC, json, jsonBody, problems } from "../lib/openapi";
-import { audit } from "../middleware/audit";
+import { audit, requestOrigin } from "../middleware/audit";
 import { assertFreshToken, requireAuth } from "../middleware/auth";
 import { limitPerClient } from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
@@ -200,8 +200,7 @@ passkeySignInRoutes.openapi(signInRoute, async (c) => {
 		user,
 		providers,
 		method: "passkey",
-		userAgent: c.req.header("User-Agent"),
-		ip: c.req.header("CF-Connecting-IP"),
+		...requestOrigin(c),
 	});
 	if (started.disabled) throw new AppError("account_disabled");
 	audit(c, "login", user.id, { method: "passkey", passkey_id: result.passkeyId });
