@@ -16,8 +16,9 @@ import {
 	revokeSessionsAsAdmin,
 	userExists,
 } from "../services/admin";
-import { decodeCursor, encodeCursor } from "../services/images";
+import { encodeCursor } from "../services/images";
 import type { AppEnv } from "../types";
+import { pageCursor } from "./shared";
 
 /**
  * /v1/admin: user management for the app's own backend, behind ADMIN_API_KEY. Every change is
@@ -38,18 +39,7 @@ const listQuery = z.object({
 		.optional()
 		.meta({ description: "Exact match on the normalized email (trimmed, lower-cased, as login does)" }),
 	limit: z.coerce.number().int().min(1).max(100).default(50),
-	cursor: z
-		.string()
-		.max(200)
-		.transform((token, ctx) => {
-			const cursor = decodeCursor(token);
-			if (!cursor) {
-				ctx.addIssue({ code: "custom", params: { code: "invalid_cursor" }, message: "invalid cursor" });
-				return z.NEVER;
-			}
-			return cursor;
-		})
-		.optional(),
+	cursor: pageCursor,
 });
 
 const listRoute = createRoute({

@@ -27,7 +27,6 @@ import { downloadObject } from "../services/downloads";
 import {
 	contentLinks,
 	createImageLink,
-	decodeCursor,
 	downloadLinkedImage,
 	SHARE_LINK_SECONDS,
 	deleteImage,
@@ -52,6 +51,7 @@ import {
 	UPLOAD_ERRORS,
 	downloadHeaders,
 	imageStore,
+	pageCursor,
 	receiveUpload,
 	refusalError,
 	uploadQuery,
@@ -231,18 +231,7 @@ imageRoutes.use("*", requireAuth());
 
 const listQuery = z.object({
 	limit: z.coerce.number().int().min(1).max(100).default(20),
-	cursor: z
-		.string()
-		.max(200)
-		.transform((token, ctx) => {
-			const cursor = decodeCursor(token);
-			if (!cursor) {
-				ctx.addIssue({ code: "custom", params: { code: "invalid_cursor" }, message: "invalid cursor" });
-				return z.NEVER;
-			}
-			return cursor;
-		})
-		.optional(),
+	cursor: pageCursor,
 });
 
 const renameBody = z.object({

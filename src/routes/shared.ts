@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AppError, fieldError } from "../lib/errors";
 import { formatBytes } from "../lib/i18n";
 import { AUTH_ERRORS, type DocumentedError, ETAG, OUTAGE } from "../lib/openapi";
-import { type ImageStore, imageLimits } from "../services/images";
+import { type ImageStore, decodeCursor, imageLimits } from "../services/images";
 import { getProvider, type OAuthProvider } from "../services/oauth";
 import { type Refusal, type UploadSource, openUpload } from "../services/uploads";
 import type { AppEnv } from "../types";
@@ -122,3 +122,17 @@ export function refusalError(
 		}
 	}
 }
+
+/** `?cursor=` of a keyset page (the last item's time and id, as next_cursor gave it); 400 when malformed. */
+export const pageCursor = z
+	.string()
+	.max(200)
+	.transform((token, ctx) => {
+		const cursor = decodeCursor(token);
+		if (!cursor) {
+			ctx.addIssue({ code: "custom", params: { code: "invalid_cursor" }, message: "invalid cursor" });
+			return z.NEVER;
+		}
+		return cursor;
+	})
+	.optional();
