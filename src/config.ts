@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { KEY_TYPES, type PrivateJwk } from "./lib/jwt";
+import { type WebhookTarget, webhookSigningKey } from "./lib/webhooks";
 import { isIpLiteral, isValidRpId, originProblem } from "./lib/webauthn";
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -111,6 +112,10 @@ const configSchema = z
 		RATE_LIMIT_ADMIN_AUTH_IP: rateLimit("20/900"),
 		/** Bearer key of the admin API (/v1/admin), at least 32 bytes; unset, those routes answer 404. */
 		ADMIN_API_KEY: optional,
+		/** Where signed events are posted (src/services/events.ts); with WEBHOOK_SECRET, turns events on. */
+		WEBHOOK_URL: optional,
+		/** Standard Webhooks signing secret: `whsec_` + base64 of at least 24 bytes, or at least 32 bytes. */
+		WEBHOOK_SECRET: optional,
 		/** Passkey relying party: a domain (or an IP literal in local development); default APP_URL's host. */
 		WEBAUTHN_RP_ID: optional,
 		/** Origins passkey ceremonies may come from, compared verbatim; default APP_URL's origin. */
@@ -153,6 +158,9 @@ const configSchema = z
 				message: "ADMIN_API_KEY must be at least 32 bytes when set (wrangler secret put ADMIN_API_KEY)",
 			});
 		}
+		for (const issue of webhookProblems(env.WEBHOOK_URL, env.WEBHOOK_SECRET, local)) {
+			ctx.addIssue({ code: "custom", ...issue });
+		}
 		const encryptionKeyBytes = new TextEncoder().encode(env.ENCRYPTION_KEY ?? "").length;
 		if (!local && encryptionKeyBytes < 32) {
 			ctx.addIssue({
@@ -169,6 +177,49 @@ const configSchema = z
 			for (const issue of webauthnProblems(rpId ?? "", origins, local)) ctx.addIssue({ code: "custom", ...issue });
 		}
 	});
+
+/** The receiver's address must be https, except a loopback address during local development. */
+function webhookUrlProblem(value: string, local: boolean): string | null {
+	let url: URL;
+	try {
+		url = new URL(value);
+	} catch {
+		return "WEBHOOK_URL must be an absolute URL";
+	}
+	if (url.username || url.password) return "WEBHOOK_URL must not carry credentials";
+	if (url.protocol === "https:") return null;
+	const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+	if (url.protocol === "http:" && loopback && local) return null;
+	return "WEBHOOK_URL must be https (http only for localhost or 127.0.0.1 in local development)";
+}
+
+/**
+ * Each webhook variable well-formed when set (events are on only when both are). Messages never
+ * echo the secret.
+ */
+function webhookProblems(
+	url: string | undefined,
+	secret: string | undefined,
+	local: boolean,
+): { path: string[]; message: string }[] {
+	const problems: { path: string[]; message: string }[] = [];
+	if (url !== undefined) {
+		const problem = webhookUrlProblem(url, local);
+		if (problem) problems.push({ path: ["WEBHOOK_URL"], message: problem });
+	}
+	if (secret !== undefined) {
+		const key = webhookSigningKey(secret);
+		const whsec = secret.startsWith("whsec_");
+		if (!key || key.length < (whsec ? 24 : 32)) {
+			problems.push({
+				path: ["WEBHOOK_SECRET"],
+				message:
+					"WEBHOOK_SECRET must be whsec_ followed by the base64 of at least 24 random bytes, or at least 32 bytes (wrangler secret put WEBHOOK_SECRET)",
+			});
+		}
+	}
+	return problems;
+}
 
 /** What is wrong with a passkey relying party, named by variable. */
 function webauthnProblems(rpId: string, origins: string[], local: boolean): { path: string[]; message: string }[] {
@@ -208,6 +259,8 @@ export type Config = z.infer<typeof configSchema> & {
 	ENCRYPTION_KEY: string;
 	isLocal: boolean;
 	appUrl: URL;
+	/** Where and how events are signed and sent; null when WEBHOOK_URL or WEBHOOK_SECRET is unset. */
+	webhook: WebhookTarget | null;
 	/** Passkey relying party, resolved (src/lib/webauthn.ts). */
 	webauthn: { rpId: string; origins: string[] };
 };
@@ -287,6 +340,10 @@ export function loadConfig(env: Cloudflare.Env): Config {
 		ENCRYPTION_KEY: parsed.data.ENCRYPTION_KEY ?? localEncryptionKey(),
 		isLocal,
 		appUrl: new URL(parsed.data.APP_URL),
+		webhook:
+			parsed.data.WEBHOOK_URL && parsed.data.WEBHOOK_SECRET
+				? { url: parsed.data.WEBHOOK_URL, signingKey: webhookSigningKey(parsed.data.WEBHOOK_SECRET) as Uint8Array }
+				: null,
 		webauthn: webauthnSettings(parsed.data.APP_URL, parsed.data.WEBAUTHN_RP_ID, parsed.data.WEBAUTHN_ORIGINS) as {
 			rpId: string;
 			origins: string[];

@@ -4,7 +4,7 @@ import { createDb } from "./db/client";
 import { log } from "./lib/log";
 import { createMailTransport } from "./services/mail";
 import { pruneSecurityRecords } from "./services/audit";
-import { deliverDueMail, expireStaleMail } from "./services/outbox";
+import { deliverDueMail, deliverDueWebhooks, expireStaleMail } from "./services/outbox";
 import { SWEEP_GRACE_MS, isSweepDue, sweepOrphans } from "./services/sweep";
 
 const app = createApp();
@@ -12,7 +12,7 @@ const app = createApp();
 export default {
 	fetch: app.fetch,
 	/**
-	 * Cron Trigger: retries mail the request-time attempt could not deliver; hourly, sweeps R2/D1
+	 * Cron Trigger: retries mail and events the request-time attempt could not deliver; hourly, sweeps R2/D1
 	 * orphans and prunes ended rate-limit windows and audit events past their retention.
 	 */
 	async scheduled(controller, env, ctx) {
@@ -29,6 +29,14 @@ export default {
 					if (count > 0) log("info", "outbox_retry", { attempted: count });
 				}),
 		);
+		const { webhook } = config;
+		if (webhook) {
+			ctx.waitUntil(
+				deliverDueWebhooks(db, { ...webhook, encryptionKey: config.ENCRYPTION_KEY }).then((count) => {
+					if (count > 0) log("info", "webhook_retry", { attempted: count });
+				}),
+			);
+		}
 		if (isSweepDue(controller.scheduledTime)) {
 			ctx.waitUntil(
 				sweepOrphans(db, env.IMAGES, { graceMs: SWEEP_GRACE_MS }).then((report) => log("info", "orphan_sweep", report)),

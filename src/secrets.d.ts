@@ -9,6 +9,7 @@ declare namespace Cloudflare {
 		JWT_ALGORITHM?: string;
 		ENCRYPTION_KEY?: string;
 		ADMIN_API_KEY?: string;
+		WEBHOOK_SECRET?: string;
 		RESEND_API_KEY?: string;
 		GITHUB_CLIENT_ID?: string;
 		GITHUB_CLIENT_SECRET?: string;

@@ -4,6 +4,7 @@ import type { Session, User } from "./db/schema";
 import type { AccessClaims } from "./lib/jwt";
 import type { Translate } from "./lib/i18n";
 import type { Mailer } from "./lib/mail-types";
+import type { EventRecorder } from "./lib/webhooks";
 
 /** The signed-in caller, set by `requireAuth`. */
 export type AuthContext = {
@@ -29,6 +30,8 @@ export type AppEnv = {
 		/** Reads that may be slightly stale (lists, metadata): D1 may answer them from a read replica. */
 		dbRead: Database;
 		mail: Mailer;
+		/** The request's signed events (src/services/events.ts), delivered after the response. */
+		events: EventRecorder;
 		requestId: string;
 		lang: string;
 		langSource: LanguageSource;

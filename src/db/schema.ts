@@ -164,7 +164,7 @@ export const oauthLinkTickets = sqliteTable(
 );
 
 /**
- * Durable mail outbox: a request records the message, delivery happens after the response. The
+ * Durable outbox of mail and webhook events: a request records the message, delivery happens after the response. The
  * bodies hold live links, so they are stored encrypted (src/lib/encryption.ts) and emptied once
  * delivered, failed for good or past `expires_at`; the rows go with their user.
  */
@@ -172,7 +172,15 @@ export const outbox = sqliteTable(
 	"outbox",
 	{
 		id: text("id").primaryKey(),
-		/** The account the mail is about; null for mail about no account. */
+		/**
+		 * "mail", or "webhook": a signed event for the app's backend (src/services/events.ts). A webhook
+		 * row's `html` holds the encrypted event JSON, `subject` its type; it has no user_id, so an
+		 * account's deletion does not take its pending events (user.deleted above all) with it.
+		 */
+		kind: text("kind", { enum: ["mail", "webhook"] })
+			.notNull()
+			.default("mail"),
+		/** The account the mail is about; null for mail about no account (and for every webhook row). */
 		userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
 		toAddress: text("to_address").notNull(),
 		subject: text("subject").notNull(),
@@ -190,7 +198,8 @@ export const outbox = sqliteTable(
 		createdAt: createdAt(),
 	},
 	(t) => [
-		index("outbox_due_idx").on(t.status, t.nextAttemptAt),
+		// Mail and webhook retries are picked separately (their transports are configured separately).
+		index("outbox_due_idx").on(t.status, t.kind, t.nextAttemptAt),
 		index("outbox_user_idx").on(t.userId),
 		// The cron empties bodies past their link's expiry; without it that update reads every row.
 		index("outbox_expires_idx").on(t.expiresAt),

@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { type Config, loadConfig } from "../config";
 import { createDb, createReadDb, sessionStart, withD1Session } from "../db/client";
 import { createMailTransport } from "../services/mail";
+import { deliverWebhooks } from "../services/outbox";
 import type { Mailer } from "../lib/mail-types";
 import type { AppEnv } from "../types";
 
@@ -24,7 +25,8 @@ function mailerFor(config: Config): Mailer {
 }
 
 /**
- * Puts validated config, the databases and the mail transport on the context for handlers, and
+ * Puts validated config, the databases, the mail transport and the event recorder on the context
+ * for handlers (delivering the events they recorded after the response), and
  * runs the request in one D1 session: started at the client's `X-D1-Bookmark` (or anywhere), so
  * replica reads are at least as fresh as what the client saw, and ended by returning the session's
  * latest bookmark, which also covers the request's writes (see `createDb`).
@@ -36,8 +38,17 @@ export const provideServices = () =>
 		c.set("db", createDb(c.env.DB));
 		c.set("dbRead", createReadDb(c.env.DB));
 		c.set("mail", mailerFor(config));
+		const events = { webhook: config.webhook, encryptionKey: config.ENCRYPTION_KEY, recorded: [] as string[] };
+		c.set("events", events);
 		const session = c.env.DB.withSession(sessionStart(c.req.header(BOOKMARK_HEADER)));
-		await withD1Session(c.env.DB, session, next);
+		await withD1Session(c.env.DB, session, async () => {
+			await next();
+			// First attempt after the response, as for mail; a failure leaves the row to the cron's retries.
+			if (config.webhook && events.recorded.length > 0) {
+				const sender = { ...config.webhook, encryptionKey: config.ENCRYPTION_KEY };
+				c.executionCtx.waitUntil(deliverWebhooks(c.get("db"), sender, events.recorded).catch(() => {}));
+			}
+		});
 		// A bookmark counts the database's commits, so on sign-up, sign-in and the mailed-link flows it
 		// would tell an account that exists (fewer writes) from one that does not; those answers must
 		// not differ. Nothing read after them needs it.

@@ -169,6 +169,6 @@ adminRoutes.openapi(deleteRoute, async (c) => {
 	const { id } = c.req.valid("param");
 	const db = c.get("db");
 	if (!(await userExists(db, id))) throw new AppError("user_not_found");
-	await deleteAccount(db, c.env.IMAGES, id, "admin");
+	await deleteAccount(db, c.env.IMAGES, c.get("events"), id, "admin");
 	return c.body(null, 204);
 });

@@ -51,7 +51,7 @@ authRoutes.openapi(registerRoute, async (c) => {
 	const redirectTo = appRedirect(c, redirect_to);
 	const db = c.get("db");
 	const config = c.get("config");
-	const result = await registerUser(db, { ...body, locale: body.locale ?? c.get("lang") });
+	const result = await registerUser(db, c.get("events"), { ...body, locale: body.locale ?? c.get("lang") });
 	// Same status and body either way; only the mail differs, and only its owner sees it.
 	const kind = result.status === "created" ? "confirm" : "exists";
 	// Counted on both paths; past the limit an existing owner's mailbox is spared further notices.

@@ -26,7 +26,7 @@ import { clear } from "../services/rate-limit";
 import { findUserById, findUserByEmail, normalizeEmail } from "../services/users";
 import {
 	type TokenState,
-	confirmEmailEffect,
+	confirmEmail,
 	inspectVerificationToken,
 	resetPasswordEffect,
 	spendVerificationToken,
@@ -218,7 +218,7 @@ const confirmRoute = createRoute({
 confirmationRoutes.openapi(confirmRoute, async (c) => {
 	const { token } = jsonOrFormBody(c, tokenBody);
 	const db = c.get("db");
-	const spent = await spendVerificationToken(db, token, "confirm_email", confirmEmailEffect(db));
+	const spent = await confirmEmail(db, c.get("events"), token);
 	let outcome: Outcome = "ok";
 	let deadRedirectTo: string | null = null;
 	if (spent.ok) audit(c, "email_confirmed", spent.userId);
@@ -458,7 +458,12 @@ async function resetPassword(
 		throw fieldError("password", "password_equals_email");
 	}
 	const passwordHash = await hashPassword(password);
-	const spent = await spendVerificationToken(db, token, "reset_password", resetPasswordEffect(db, passwordHash));
+	const spent = await spendVerificationToken(
+		db,
+		token,
+		"reset_password",
+		resetPasswordEffect(db, passwordHash, { recorder: c.get("events"), userId: peek.userId }),
+	);
 	if (spent.ok) {
 		audit(c, "password_reset", spent.userId);
 		// Proving control of the mailbox lifts a lockout of password logins (someone else's guesses).

@@ -82,7 +82,7 @@ const deleteMeRoute = createRoute({
 
 meRoutes.openapi(deleteMeRoute, async (c) => {
 	assertFreshToken(c);
-	await deleteAccount(c.get("db"), c.env.IMAGES, c.get("auth").user.id);
+	await deleteAccount(c.get("db"), c.env.IMAGES, c.get("events"), c.get("auth").user.id);
 	return c.body(null, 204);
 });
 
@@ -104,7 +104,7 @@ meRoutes.openapi(changePasswordRoute, async (c) => {
 	assertFreshToken(c);
 	const { user, session } = c.get("auth");
 	const body = c.req.valid("json");
-	const result = await changePassword(c.get("db"), {
+	const result = await changePassword(c.get("db"), c.get("events"), {
 		user,
 		keepSessionId: session.id,
 		currentPassword: body.current_password,

@@ -5,6 +5,7 @@ import { newId } from "../lib/crypto";
 import { decryptText, encryptText, purposeKey } from "../lib/encryption";
 import { log } from "../lib/log";
 import type { MailMessage, Mailer, MailTransport } from "../lib/mail-types";
+import { type WebhookTarget, webhookHeaders } from "../lib/webhooks";
 
 /**
  * What delivering mail needs: the transport, and the root key the outbox bodies are encrypted
@@ -16,7 +17,7 @@ function bodyKey(mailer: Pick<Mailer, "encryptionKey">): Promise<CryptoKey> {
 	return purposeKey(mailer.encryptionKey, "outbox-body");
 }
 
-/** Attempts before a message is marked failed; with the backoff below that spans about a day. */
+/** Attempts before a message (mail or event) is marked failed; with the backoff below that spans about a day. */
 export const MAX_MAIL_ATTEMPTS = 8;
 
 /** Delay before retry number `attempts` (1-based): 1, 2, 4 ... minutes, at most 6 hours. */
@@ -61,7 +62,7 @@ export async function deliverMail(db: Database, mailer: Mailer, ids: string[]): 
 	const rows = await db
 		.select()
 		.from(outbox)
-		.where(and(inArray(outbox.id, ids), eq(outbox.status, "pending")));
+		.where(and(inArray(outbox.id, ids), eq(outbox.status, "pending"), eq(outbox.kind, "mail")));
 	const key = rows.length > 0 ? await bodyKey(mailer) : null;
 	for (const row of rows) {
 		let result: Awaited<ReturnType<MailTransport["send"]>>;
@@ -74,35 +75,118 @@ export async function deliverMail(db: Database, mailer: Mailer, ids: string[]): 
 		} catch (error) {
 			result = { ok: false, error: error instanceof Error ? error.message : String(error), retryable: true };
 		}
-		const attempts = row.attempts + 1;
-		if (result.ok) {
-			// The body may hold a live link: once delivered it has no reason to stay at rest.
-			await db
-				.update(outbox)
-				.set({ status: "sent", attempts, sentAt: new Date(), html: "", text: "", lastError: null })
-				.where(eq(outbox.id, row.id));
-			continue;
-		}
-		const failed = !result.retryable || attempts >= MAX_MAIL_ATTEMPTS;
-		log("warn", "mail_delivery_failed", {
-			outboxId: row.id,
-			attempts,
-			failed,
-			transport: transport.name,
-			error: result.error,
-		});
+		await settle(db, row, result, { event: "mail_delivery_failed", transport: transport.name });
+	}
+}
+
+/**
+ * Records the outcome of one attempt on its row. Delivered or failed for good, the body is
+ * emptied: a mail's may hold a live link, an event's an email address; neither has a reason to
+ * stay at rest once it will never be sent again.
+ */
+async function settle(
+	db: Database,
+	row: { id: string; attempts: number },
+	result: { ok: true } | { ok: false; error: string; retryable: boolean },
+	logged: { event: string } & Record<string, string>,
+): Promise<void> {
+	const attempts = row.attempts + 1;
+	if (result.ok) {
 		await db
 			.update(outbox)
-			.set({
-				status: failed ? "failed" : "pending",
-				attempts,
-				lastError: result.error.slice(0, 500),
-				nextAttemptAt: new Date(Date.now() + retryDelayMs(attempts)),
-				// Failed for good: the link must not wait at rest for a delivery that will never happen.
-				...(failed ? { html: "", text: "" } : {}),
-			})
+			.set({ status: "sent", attempts, sentAt: new Date(), html: "", text: "", lastError: null })
 			.where(eq(outbox.id, row.id));
+		return;
 	}
+	const failed = !result.retryable || attempts >= MAX_MAIL_ATTEMPTS;
+	const { event, ...fields } = logged;
+	log("warn", event, { outboxId: row.id, attempts, failed, ...fields, error: result.error });
+	await db
+		.update(outbox)
+		.set({
+			status: failed ? "failed" : "pending",
+			attempts,
+			lastError: result.error.slice(0, 500),
+			nextAttemptAt: new Date(Date.now() + retryDelayMs(attempts)),
+			...(failed ? { html: "", text: "" } : {}),
+		})
+		.where(eq(outbox.id, row.id));
+}
+
+/** How long one webhook attempt may take before it counts as failed (and is retried). */
+export const WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** What delivering events needs: the receiver and its signing key, and the root of the outbox key. */
+export type WebhookSender = WebhookTarget & { encryptionKey: string };
+
+/**
+ * Posts pending events, each signed the Standard Webhooks way: `webhook-id` is the event id on
+ * every attempt (receivers deduplicate by it), the timestamp and signature are made per attempt.
+ * Any 2xx accepts; anything else, a network error or the timeout leaves the row for the retry.
+ * Never throws for a receiver's sake: it runs after the response and must not touch it.
+ */
+export async function deliverWebhooks(db: Database, sender: WebhookSender, ids: string[]): Promise<void> {
+	if (ids.length === 0) return;
+	const rows = await db
+		.select()
+		.from(outbox)
+		.where(and(inArray(outbox.id, ids), eq(outbox.status, "pending"), eq(outbox.kind, "webhook")));
+	const key = rows.length > 0 ? await purposeKey(sender.encryptionKey, "outbox-body") : null;
+	for (const row of rows) {
+		let result: { ok: true } | { ok: false; error: string; retryable: boolean };
+		let body: string | null = null;
+		try {
+			body = await decryptText(key as CryptoKey, row.html, row.id);
+		} catch {
+			body = null;
+		}
+		if (body === null) {
+			result = { ok: false, error: "body cannot be decrypted", retryable: false };
+		} else {
+			result = await postEvent(sender, row.id, body);
+		}
+		await settle(db, row, result, { event: "webhook_delivery_failed", type: row.subject });
+	}
+}
+
+async function postEvent(
+	sender: WebhookTarget,
+	id: string,
+	body: string,
+): Promise<{ ok: true } | { ok: false; error: string; retryable: boolean }> {
+	try {
+		const res = await fetch(sender.url, {
+			method: "POST",
+			headers: webhookHeaders(sender.signingKey, id, body),
+			body,
+			// A redirect is not an acceptance: the receiver's address should be fixed instead.
+			redirect: "manual",
+			signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+		});
+		// The receiver's answer is not read beyond its status; cancel it so the connection is freed.
+		await res.body?.cancel();
+		if (res.status >= 200 && res.status < 300) return { ok: true };
+		return { ok: false, error: `receiver answered ${res.status}`, retryable: true };
+	} catch (error) {
+		const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+		return { ok: false, error: message, retryable: true };
+	}
+}
+
+/** Posts every pending event whose retry time has come (the Cron Trigger's job). */
+export async function deliverDueWebhooks(db: Database, sender: WebhookSender, limit = 50): Promise<number> {
+	const due = await db
+		.select({ id: outbox.id })
+		.from(outbox)
+		.where(and(eq(outbox.status, "pending"), eq(outbox.kind, "webhook"), lte(outbox.nextAttemptAt, new Date())))
+		.orderBy(outbox.nextAttemptAt)
+		.limit(limit);
+	await deliverWebhooks(
+		db,
+		sender,
+		due.map((row) => row.id),
+	);
+	return due.length;
 }
 
 async function openBodies(
@@ -122,7 +206,7 @@ export async function deliverDueMail(db: Database, mailer: Mailer, limit = 50): 
 	const due = await db
 		.select({ id: outbox.id })
 		.from(outbox)
-		.where(and(eq(outbox.status, "pending"), lte(outbox.nextAttemptAt, new Date())))
+		.where(and(eq(outbox.status, "pending"), eq(outbox.kind, "mail"), lte(outbox.nextAttemptAt, new Date())))
 		.orderBy(outbox.nextAttemptAt)
 		.limit(limit);
 	await deliverMail(

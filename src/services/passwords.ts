@@ -4,6 +4,7 @@ import { sessions, type User, users } from "../db/schema";
 import { hashPassword, verifyPassword } from "../lib/password";
 import { passwordEqualsEmail } from "../lib/password-policy";
 import { type RateLimitRule, clear, hit } from "./rate-limit";
+import { type EventRecorder, eventStatements } from "./events";
 import { endResetLinks } from "./verification";
 
 export type ChangePasswordResult =
@@ -16,10 +17,11 @@ export type ChangePasswordResult =
  * guess like a failed login: it counts against the same per-account counter (`failures`, counted
  * before the check so parallel guesses cannot overshoot, forgotten after a right one). The new
  * hash, the revocation of every other session and the end of every outstanding reset link are one
- * D1 batch, so no mailed link or other session outlives the change.
+ * D1 batch with the user.password_changed event, so no mailed link or other session outlives the change.
  */
 export async function changePassword(
 	db: Database,
+	events: EventRecorder,
 	input: {
 		user: User;
 		keepSessionId: string;
@@ -42,8 +44,11 @@ export async function changePassword(
 	}
 	const passwordHash = await hashPassword(input.newPassword);
 	const now = new Date();
+	const via = user.passwordHash ? "change" : "first_password";
+	const changed = { type: "user.password_changed", userId: user.id, actor: "self", data: { via } } as const;
 	await db.batch([
 		db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, user.id)),
+		...(await eventStatements(db, events, changed)),
 		db
 			.update(sessions)
 			.set({ revokedAt: now })

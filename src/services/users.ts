@@ -4,6 +4,7 @@ import type { Database } from "../db/client";
 import { type User, users } from "../db/schema";
 import { newId } from "../lib/crypto";
 import { getDummyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
+import { type EventRecorder, eventStatements, userExists } from "./events";
 
 /** The canonical form under which an email is stored and compared. */
 export function normalizeEmail(email: string): string {
@@ -27,29 +28,28 @@ export async function findUserById(db: Database, id: string): Promise<User | und
 export type RegisterResult = { status: "created"; user: User } | { status: "exists"; user: User };
 
 /**
- * Creates an unconfirmed account. When the email is taken nothing is written, but the password is
- * still hashed so both paths cost the same (the response must not reveal which one ran).
+ * Creates an unconfirmed account, and its user.created event in the same batch (recorded only if
+ * the insert did not lose to a concurrent registration). When the email is taken nothing is
+ * written, but the password is still hashed so both paths cost the same (the response must not
+ * reveal which one ran).
  */
 export async function registerUser(
 	db: Database,
+	events: EventRecorder,
 	input: { email: string; password: string; name?: string | null; locale: string },
 ): Promise<RegisterResult> {
 	const email = normalizeEmail(input.email);
 	const [existing, passwordHash] = await Promise.all([findUserByEmail(db, email), hashPassword(input.password)]);
 	if (existing) return { status: "exists", user: existing };
 	const now = new Date();
-	const inserted = await db
+	const id = newId();
+	const insert = db
 		.insert(users)
-		.values({
-			id: newId(),
-			email,
-			name: input.name ?? null,
-			locale: input.locale,
-			passwordHash,
-			updatedAt: now,
-		})
+		.values({ id, email, name: input.name ?? null, locale: input.locale, passwordHash, updatedAt: now })
 		.onConflictDoNothing()
 		.returning();
+	const created = { type: "user.created", userId: id, actor: "self", data: { email, via: "password" } } as const;
+	const [inserted] = await db.batch([insert, ...(await eventStatements(db, events, created, userExists(id)))]);
 	const user = inserted[0];
 	if (user) return { status: "created", user };
 	// Lost a race with a concurrent registration of the same address.

@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../db/client";
 import { sessions, users, verificationTokens } from "../db/schema";
 import { hashToken, newSecretToken } from "../lib/crypto";
+import { type EventRecorder, confirmedEvent, eventStatements } from "./events";
 
 export type TokenPurpose = "confirm_email" | "reset_password" | "oauth_login" | "change_email";
 
@@ -74,7 +75,10 @@ export async function spendVerificationToken(
 	db: Database,
 	token: string,
 	purpose: TokenPurpose,
-	effects: (spentBy: ReturnType<typeof spentBySubquery>, spend: SpendMark) => BatchItem<"sqlite">[] = () => [],
+	effects: (
+		spentBy: ReturnType<typeof spentBySubquery>,
+		spend: SpendMark,
+	) => BatchItem<"sqlite">[] | Promise<BatchItem<"sqlite">[]> = () => [],
 ): Promise<SpendResult> {
 	const tokenHash = hashToken(token);
 	// A unique stamp (ms plus a random sub-ms fraction) tells this spend apart from a concurrent one.
@@ -91,7 +95,7 @@ export async function spendVerificationToken(
 			),
 		)
 		.returning({ userId: verificationTokens.userId, redirectTo: verificationTokens.redirectTo });
-	const [spent] = await db.batch([spend, ...effects(spentBySubquery(tokenHash, stamp), { tokenHash, stamp })]);
+	const [spent] = await db.batch([spend, ...(await effects(spentBySubquery(tokenHash, stamp), { tokenHash, stamp }))]);
 	const winner = spent[0];
 	if (winner) return { ok: true, userId: winner.userId, redirectTo: winner.redirectTo };
 	const { state, redirectTo } = await inspectVerificationToken(db, token, purpose);
@@ -117,13 +121,43 @@ export function confirmEmailEffect(db: Database) {
 }
 
 /**
- * Effect: set the spending user's password hash, revoke all of their sessions, end every other
- * outstanding reset link, and confirm the email (following the link proved the mailbox).
+ * Spends a confirmation link: confirms the email and, when that flips it, records user.confirmed in
+ * the same batch. The event names its user before the spend (a token's user never changes); the
+ * event's condition still requires this spend to have won.
  */
-export function resetPasswordEffect(db: Database, passwordHash: string) {
-	return (spentBy: ReturnType<typeof spentBySubquery>) => {
+export async function confirmEmail(db: Database, events: EventRecorder, token: string): Promise<SpendResult> {
+	const userId = events.webhook ? (await inspectVerificationToken(db, token, "confirm_email")).userId : undefined;
+	return spendVerificationToken(db, token, "confirm_email", async (spentBy) => [
+		...(userId ? await confirmedEvent(db, events, userId, sql`${spentBy} = ${userId}`) : []),
+		...confirmEmailEffect(db)(spentBy),
+	]);
+}
+
+/**
+ * Effect: set the spending user's password hash, revoke all of their sessions, end every other
+ * outstanding reset link, and confirm the email (following the link proved the mailbox). With the
+ * user known beforehand (`events`), records user.password_changed, and user.confirmed when
+ * the email was not confirmed yet, both only if this spend wins.
+ */
+export function resetPasswordEffect(
+	db: Database,
+	passwordHash: string,
+	events?: { recorder: EventRecorder; userId: string },
+) {
+	return async (spentBy: ReturnType<typeof spentBySubquery>) => {
 		const now = new Date();
+		const recorded = [];
+		if (events) {
+			const { recorder, userId } = events;
+			const won = sql`${spentBy} = ${userId}`;
+			const changed = { type: "user.password_changed", userId, actor: "self", data: { via: "reset" } } as const;
+			recorded.push(
+				...(await confirmedEvent(db, recorder, userId, won)),
+				...(await eventStatements(db, recorder, changed, won)),
+			);
+		}
 		return [
+			...recorded,
 			db
 				.update(users)
 				.set({
