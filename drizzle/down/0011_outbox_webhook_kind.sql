@@ -1,8 +1,4 @@
 -- Down migration for 0011_outbox_webhook_kind.sql: returns the schema to the snapshot before it.
 -- Derived from the drizzle-kit snapshots by scripts/db.mjs; review it like the up SQL.
 -- `npm run db:rollback` runs it and deletes the d1_migrations row in one D1 batch.
-DROP INDEX `outbox_due_idx`;
---> statement-breakpoint
-CREATE INDEX `outbox_due_idx` ON `outbox` (`status`,`next_attempt_at`);
---> statement-breakpoint
 ALTER TABLE `outbox` DROP COLUMN `kind`;

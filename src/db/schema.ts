@@ -198,8 +198,8 @@ export const outbox = sqliteTable(
 		createdAt: createdAt(),
 	},
 	(t) => [
-		// Mail and webhook retries are picked separately (their transports are configured separately).
-		index("outbox_due_idx").on(t.status, t.kind, t.nextAttemptAt),
+		// Also serves the per-kind retry queries: due rows of the other kind are few, and read past.
+		index("outbox_due_idx").on(t.status, t.nextAttemptAt),
 		index("outbox_user_idx").on(t.userId),
 		// The cron empties bodies past their link's expiry; without it that update reads every row.
 		index("outbox_expires_idx").on(t.expiresAt),

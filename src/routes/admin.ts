@@ -108,7 +108,7 @@ const disableRoute = createRoute({
 
 adminRoutes.openapi(disableRoute, async (c) => {
 	const { id } = c.req.valid("param");
-	if (!(await disableUser(c.get("db"), id))) throw new AppError("user_not_found");
+	if (!(await disableUser(c.get("db"), c.get("events"), id))) throw new AppError("user_not_found");
 	return c.json(await adminUser(c, id), 200);
 });
 

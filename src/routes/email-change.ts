@@ -161,7 +161,7 @@ const confirmRoute = createRoute({
 
 emailConfirmRoutes.openapi(confirmRoute, async (c) => {
 	const { token } = jsonOrFormBody(c, tokenBody);
-	const result = await confirmEmailChange(c.get("db"), token);
+	const result = await confirmEmailChange(c.get("db"), c.get("events"), token);
 	if (result.ok) {
 		preferUserLocale(c, result.user.locale);
 		audit(c, "email_changed", result.user.id);

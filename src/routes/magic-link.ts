@@ -180,8 +180,8 @@ magicLinkRoutes.openapi(verifyRoute, async (c) => {
 	const method = body.token !== undefined ? "magic_link" : "email_code";
 	const result =
 		body.token !== undefined
-			? await spendMagicLinkToken(db, body.token)
-			: await spendMagicLinkCode(db, normalizeEmail(body.email ?? ""), body.code ?? "");
+			? await spendMagicLinkToken(db, c.get("events"), body.token)
+			: await spendMagicLinkCode(db, c.get("events"), normalizeEmail(body.email ?? ""), body.code ?? "");
 	if (!result.ok) {
 		if (method === "email_code") auditWrongCode(c, normalizeEmail(body.email ?? ""));
 		if (result.reason === "expired") throw new AppError("token_expired", { status: 410 });
@@ -214,7 +214,7 @@ async function verifyFromPage(c: Context<AppEnv>, token: string) {
 	// Without an app to return to, a button cannot help: the page said to type the code instead.
 	if (peek.state === "valid" && !peek.redirectTo)
 		return pageResponse(c, c.get("t")("pages.magic.title"), statusMessage(t("pages.magic.type_code")));
-	const result = peek.state === "valid" ? await spendMagicLinkToken(db, token) : null;
+	const result = peek.state === "valid" ? await spendMagicLinkToken(db, c.get("events"), token) : null;
 	if (!result?.ok || !result.redirectTo) {
 		const expired = result ? !result.ok && result.reason === "expired" : peek.state === "expired";
 		return pageResponse(

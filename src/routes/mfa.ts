@@ -90,7 +90,13 @@ const verifyRoute = createRoute({
 mfaRoutes.openapi(verifyRoute, async (c) => {
 	const { user } = c.get("auth");
 	const attempts = await countCodeAttempt(c, user.id);
-	const result = await verifyTotpEnrolment(c.get("db"), await totpKey(c), user.id, c.req.valid("json").code);
+	const result = await verifyTotpEnrolment(
+		c.get("db"),
+		c.get("events"),
+		await totpKey(c),
+		user.id,
+		c.req.valid("json").code,
+	);
 	if (!result.ok) {
 		if (result.reason === "already_enabled") throw new AppError("mfa_already_enabled");
 		audit(c, "mfa_failed", user.id, { method: "totp", during: "enrolment" });
@@ -130,7 +136,7 @@ mfaRoutes.openapi(disableRoute, async (c) => {
 		throw new AppError("mfa_code_invalid");
 	}
 	forgetAttempts(c, attempts);
-	await disableTotp(db, user.id);
+	await disableTotp(db, c.get("events"), user.id);
 	audit(c, "mfa_disabled", user.id, { method: "totp" });
 	await notify(c, user, "mfa_disabled");
 	return c.body(null, 204);

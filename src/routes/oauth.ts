@@ -255,7 +255,7 @@ async function finishLogin(
 	identity: OAuthIdentity,
 ): Promise<Response> {
 	const db = c.get("db");
-	const result = await resolveOAuthLogin(db, provider.id, identity, { locale: c.get("lang") });
+	const result = await resolveOAuthLogin(db, provider.id, identity, { locale: c.get("lang"), events: c.get("events") });
 	if (!result.ok) return flowFailure(c, flow, result.reason === "no_email" ? "oauth_failed" : "email_in_use");
 	const { id: userId } = result.user;
 	// Refused before a login code is issued: the app learns it at once (?error=account_disabled).

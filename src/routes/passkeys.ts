@@ -86,7 +86,7 @@ const registerRoute = createRoute({
 passkeyRoutes.openapi(registerRoute, async (c) => {
 	const { user } = c.get("auth");
 	const body = c.req.valid("json");
-	const result = await finishPasskeyRegistration(c.get("db"), c.get("config"), {
+	const result = await finishPasskeyRegistration(c.get("db"), c.get("config"), c.get("events"), {
 		userId: user.id,
 		challengeId: body.challenge_id,
 		credential: body.credential,
@@ -133,7 +133,7 @@ const deleteRoute = createRoute({
 passkeyRoutes.openapi(deleteRoute, async (c) => {
 	assertFreshToken(c);
 	const { user } = c.get("auth");
-	const result = await deletePasskey(c.get("db"), {
+	const result = await deletePasskey(c.get("db"), c.get("events"), {
 		userId: user.id,
 		passkeyId: c.req.valid("param").id,
 		enabledProviders: enabledProviders(c.get("config")).map(({ id }): string => id),

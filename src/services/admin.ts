@@ -3,6 +3,7 @@ import type { Database } from "../db/client";
 import { type User, sessions, users } from "../db/schema";
 import type { AdminUserBody } from "../schemas";
 import { type AuditEventType, auditInsert } from "./audit";
+import { type EventRecorder, eventStatements } from "./events";
 import type { ImageCursor } from "./images";
 import { normalizeEmail, presentUser } from "./users";
 
@@ -97,19 +98,23 @@ function adminAudit(db: Database, userId: string, type: AuditEventType) {
 
 /**
  * Disables an account: the flag and the revocation of every session land in one batch with the
- * audit row, so no session outlives the flag. Disabling again keeps the first disable's time.
+ * audit row, so no session outlives the flag. Disabling again keeps the first disable's time
+ * and records no second user.disabled event (there is no user.enabled: the contract has none).
  * False for an unknown id (checked first: the audit row's foreign key needs the user).
  */
-export async function disableUser(db: Database, userId: string): Promise<boolean> {
+export async function disableUser(db: Database, events: EventRecorder, userId: string): Promise<boolean> {
 	if (!(await userExists(db, userId))) return false;
 	const now = new Date();
+	const enabled = sql`exists (select 1 from ${users} where ${users.id} = ${userId} and ${users.disabledAt} is null)`;
+	const disabled = await eventStatements(db, events, { type: "user.disabled", userId, actor: "admin" }, enabled);
 	await db.batch([
+		adminAudit(db, userId, "account_disabled"),
+		...disabled,
 		db
 			.update(users)
 			.set({ disabledAt: sql`coalesce(${users.disabledAt}, ${now.getTime()})`, updatedAt: now })
 			.where(eq(users.id, userId)),
 		revokeAll(db, userId, now),
-		adminAudit(db, userId, "account_disabled"),
 	]);
 	return true;
 }

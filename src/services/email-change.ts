@@ -1,8 +1,10 @@
-import { and, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { type User, users, verificationTokens } from "../db/schema";
+import { hashToken } from "../lib/crypto";
 import { queueEmailChangeMails } from "./account-mail";
+import { type EventRecorder, confirmedEvent, eventStatements } from "./events";
 import { endMagicLinks } from "./magic-links";
 import { findUserByEmail, findUserById } from "./users";
 import { type SpendMark, inspectVerificationToken, spendVerificationToken, type spentBySubquery } from "./verification";
@@ -38,7 +40,11 @@ export type EmailChangeResult =
  * (confirmation, reset, other email changes, login codes) and every magic link of the account,
  * of its old address and of its new one.
  */
-export async function confirmEmailChange(db: Database, token: string): Promise<EmailChangeResult> {
+export async function confirmEmailChange(
+	db: Database,
+	events: EventRecorder,
+	token: string,
+): Promise<EmailChangeResult> {
 	const peek = await inspectVerificationToken(db, token, "change_email");
 	if (peek.state === "expired") return { ok: false, reason: "expired" };
 	if (peek.state !== "valid" || !peek.userId) return { ok: false, reason: "invalid" };
@@ -46,7 +52,12 @@ export async function confirmEmailChange(db: Database, token: string): Promise<E
 	if (!before) return { ok: false, reason: "invalid" };
 	let spent: Awaited<ReturnType<typeof spendVerificationToken>>;
 	try {
-		spent = await spendVerificationToken(db, token, "change_email", changeEmailEffect(db));
+		spent = await spendVerificationToken(
+			db,
+			token,
+			"change_email",
+			changeEmailEffect(db, events, before.id, await newEmailOf(db, token)),
+		);
 	} catch (error) {
 		if (isUniqueViolation(error)) return { ok: false, reason: "email_in_use" };
 		throw error;
@@ -57,13 +68,31 @@ export async function confirmEmailChange(db: Database, token: string): Promise<E
 	return { ok: true, user, previousEmail: before.email };
 }
 
-/** The effects of a spent email-change link, each selecting its rows through the spend (see spendVerificationToken). */
-function changeEmailEffect(db: Database) {
-	return (spentBy: ReturnType<typeof spentBySubquery>, mark: SpendMark) => {
+/** The address an email-change link moves to (the event's body is written before the spend). */
+async function newEmailOf(db: Database, token: string): Promise<string | null> {
+	const row = await db
+		.select({ newEmail: verificationTokens.newEmail })
+		.from(verificationTokens)
+		.where(eq(verificationTokens.tokenHash, hashToken(token)))
+		.get();
+	return row?.newEmail ?? null;
+}
+
+/**
+ * The effects of a spent email-change link, each selecting its rows through the spend (see
+ * spendVerificationToken), with user.email_changed (and user.confirmed when the account was not
+ * confirmed yet) recorded only if this spend wins.
+ */
+function changeEmailEffect(db: Database, events: EventRecorder, userId: string, email: string | null) {
+	return async (spentBy: ReturnType<typeof spentBySubquery>, mark: SpendMark) => {
 		const now = new Date();
 		const newEmail = sql`(select ${verificationTokens.newEmail} from ${verificationTokens} where ${verificationTokens.tokenHash} = ${mark.tokenHash} and ${verificationTokens.spentAt} = ${mark.stamp})`;
 		const oldEmail = sql`(select ${users.email} from ${users} where ${users.id} = ${spentBy})`;
+		const won = sql`${spentBy} = ${userId}`;
+		const changed = { type: "user.email_changed", userId, actor: "self", data: { email } } as const;
 		return [
+			...(await eventStatements(db, events, changed, won)),
+			...(await confirmedEvent(db, events, userId, won)),
 			// Before the address moves, while the old one can still be read.
 			endMagicLinks(db, spentBy, [oldEmail, newEmail]),
 			db

@@ -1,7 +1,9 @@
 import { and, eq, gt, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { magicLinks, oauthAccounts, sessions, type User, users, verificationTokens } from "../db/schema";
+import type { BatchItem } from "drizzle-orm/batch";
 import { hashToken, newId, newSecretToken, randomBytes } from "../lib/crypto";
+import { type EventRecorder, confirmedEvent, eventStatements, userExists } from "./events";
 
 /** A code allows this many wrong tries; the last one spends it (contract number, not a setting). */
 export const MAGIC_CODE_TRIES = 5;
@@ -77,7 +79,11 @@ export type MagicSpendResult =
 	| { ok: false; reason: "invalid" | "expired" };
 
 /** Spends a link by its token (the mailed URL, or the page's button). */
-export async function spendMagicLinkToken(db: Database, token: string): Promise<MagicSpendResult> {
+export async function spendMagicLinkToken(
+	db: Database,
+	events: EventRecorder,
+	token: string,
+): Promise<MagicSpendResult> {
 	const tokenHash = hashToken(token);
 	const stamp = uniqueStamp();
 	const spend = db
@@ -86,7 +92,12 @@ export async function spendMagicLinkToken(db: Database, token: string): Promise<
 		.where(and(eq(magicLinks.tokenHash, tokenHash), isNull(magicLinks.spentAt), gt(magicLinks.expiresAt, new Date())))
 		.returning({ email: magicLinks.email, locale: magicLinks.locale, redirectTo: magicLinks.redirectTo });
 	const spentEmail = sql`(select ${magicLinks.email} from ${magicLinks} where ${magicLinks.tokenHash} = ${tokenHash} and ${magicLinks.spentAt} = ${stamp})`;
-	const result = await runSpend(db, spend, spentEmail);
+	// The events' bodies need the account before the spend: the link's address says which it is.
+	const email = events.webhook
+		? ((await db.select({ email: magicLinks.email }).from(magicLinks).where(eq(magicLinks.tokenHash, tokenHash)).get())
+				?.email ?? null)
+		: null;
+	const result = await runSpend(db, events, spend, spentEmail, email);
 	if (result) return result;
 	const { state } = await inspectMagicLink(db, token);
 	return { ok: false, reason: state === "expired" ? "expired" : "invalid" };
@@ -97,7 +108,12 @@ export async function spendMagicLinkToken(db: Database, token: string): Promise<
  * a wrong one, so parallel guesses are counted one after the other and the fifth wrong code spends
  * the link whatever the timing.
  */
-export async function spendMagicLinkCode(db: Database, email: string, code: string): Promise<MagicSpendResult> {
+export async function spendMagicLinkCode(
+	db: Database,
+	events: EventRecorder,
+	email: string,
+	code: string,
+): Promise<MagicSpendResult> {
 	const stamp = uniqueStamp();
 	const right = sql`${magicLinks.codeHash} = ${codeHash(email, code)}`;
 	const now = Date.now();
@@ -111,7 +127,7 @@ export async function spendMagicLinkCode(db: Database, email: string, code: stri
 		.where(live)
 		.returning({ email: magicLinks.email, locale: magicLinks.locale, redirectTo: magicLinks.redirectTo });
 	const spentEmail = sql`(select ${magicLinks.email} from ${magicLinks} where ${magicLinks.email} = ${email} and ${magicLinks.spentAt} = ${stamp})`;
-	const result = await runSpend(db, attempt, spentEmail);
+	const result = await runSpend(db, events, attempt, spentEmail, email);
 	if (result) return result;
 	// No live link took the code: expired (the newest link of the address ran out) or simply wrong.
 	const newest = await db
@@ -133,12 +149,21 @@ type SpendStatement = Parameters<Database["batch"]>[0][0];
 /**
  * Runs the spend and its effects as one D1 batch (one transaction). Every effect selects its rows
  * through `spentEmail`, which is empty unless this very spend won, so a losing concurrent request
- * changes nothing. An address without an account gets one right after (a sign-up link).
+ * changes nothing. An address without an account gets one right after (a sign-up link), in one
+ * batch with its user.created and user.confirmed; an existing account that was not confirmed yet
+ * gets user.confirmed in the spend's batch, recorded only if this spend wins.
  */
-async function runSpend(db: Database, spend: SpendStatement, spentEmail: SQL): Promise<MagicSpendResult | null> {
-	const [spent, ...effects] = await db.batch([spend, ...claimStatements(db, spentEmail)]);
+async function runSpend(
+	db: Database,
+	events: EventRecorder,
+	spend: SpendStatement,
+	spentEmail: SQL,
+	email: string | null,
+): Promise<MagicSpendResult | null> {
+	const confirmed = await claimEvents(db, events, email, spentEmail);
+	const [spent, ...effects] = await db.batch([spend, ...claimStatements(db, spentEmail, confirmed)]);
 	const row = (spent as { email: string; locale: string; redirectTo: string | null }[])[0];
-	const claim = claimOutcome(effects);
+	const claim = claimOutcome(effects, confirmed.length);
 	// The confirm statement matches a user only when this spend won (a wrong code also returns its
 	// row from the UPDATE, so the spend's own answer is not enough).
 	if (claim) return row ? { ok: true, ...claim, created: false, redirectTo: row.redirectTo } : null;
@@ -147,14 +172,28 @@ async function runSpend(db: Database, spend: SpendStatement, spentEmail: SQL): P
 	const won = await db.get<{ email: string | null }>(sql`select ${spentEmail} as email`);
 	if (!won?.email) return null;
 	const now = new Date();
-	const [created] = await db
+	const userId = newId();
+	const insert = db
 		.insert(users)
-		.values({ id: newId(), email: row.email, locale: row.locale, emailConfirmedAt: now, updatedAt: now })
+		.values({ id: userId, email: row.email, locale: row.locale, emailConfirmedAt: now, updatedAt: now })
 		.onConflictDoNothing()
 		.returning();
+	const signedUp = {
+		type: "user.created",
+		userId,
+		actor: "self",
+		data: { email: row.email, via: "magic_link" },
+	} as const;
+	const [[created]] = await db.batch([
+		insert,
+		...(await eventStatements(db, events, signedUp, userExists(userId))),
+		...(await eventStatements(db, events, { type: "user.confirmed", userId, actor: "self" }, userExists(userId))),
+	]);
 	if (created) return { ok: true, user: created, created: true, claimed: false, redirectTo: row.redirectTo };
 	// Someone registered the address between the spend and now: the mailbox owner wins here too.
-	const again = claimOutcome(await db.batch(claimStatements(db, sql`${row.email}`)));
+	const claimedLate = await claimEvents(db, events, row.email, sql`${row.email}`);
+	const late = await db.batch(claimStatements(db, sql`${row.email}`, claimedLate));
+	const again = claimOutcome(late, claimedLate.length);
 	return again ? { ok: true, ...again, created: false, redirectTo: row.redirectTo } : null;
 }
 
@@ -164,13 +203,15 @@ async function runSpend(db: Database, spend: SpendStatement, spentEmail: SQL): P
  *   linked identities, pending mailed links): the mailbox owner wins, as with a verified OAuth
  *   email (src/services/oauth/accounts.ts);
  * - the email is confirmed, and any other live link of the address ends.
+ * `events` (its user.confirmed) go right after the first statement, before anything changes.
  */
-function claimStatements(db: Database, email: SQL) {
+function claimStatements(db: Database, email: SQL, events: BatchItem<"sqlite">[]) {
 	const now = new Date();
 	const owner = sql`(select ${users.id} from ${users} where ${users.email} = ${email})`;
 	const unconfirmed = sql`exists (select 1 from ${users} where ${users.email} = ${email} and ${users.emailConfirmedAt} is null)`;
 	return [
 		db.select({ confirmedAt: users.emailConfirmedAt }).from(users).where(sql`${users.email} = ${email}`),
+		...events,
 		db
 			.update(sessions)
 			.set({ revokedAt: now })
@@ -190,10 +231,25 @@ function claimStatements(db: Database, email: SQL) {
 	] as const;
 }
 
-/** The account a claim batch confirmed, and whether it was unconfirmed before; null when none matched. */
-function claimOutcome(results: readonly unknown[]): { user: User; claimed: boolean } | null {
+/**
+ * user.confirmed for the account of `email`, if there is one and it is unconfirmed, recorded only
+ * if `won` (the spent link's address; null when another request won) is that address.
+ */
+async function claimEvents(
+	db: Database,
+	events: EventRecorder,
+	email: string | null,
+	won: SQL,
+): Promise<BatchItem<"sqlite">[]> {
+	if (!events.webhook || !email) return [];
+	const owner = await db.select({ id: users.id }).from(users).where(eq(users.email, email)).get();
+	return owner ? confirmedEvent(db, events, owner.id, sql`${won} = ${email}`) : [];
+}
+
+/** The account a claim batch (with `events` event statements in it) confirmed, and whether it was unconfirmed before; null when none matched. */
+function claimOutcome(results: readonly unknown[], events: number): { user: User; claimed: boolean } | null {
 	const before = (results[0] as { confirmedAt: Date | null }[])[0];
-	const user = (results[4] as User[])[0];
+	const user = (results[4 + events] as User[])[0];
 	if (!user) return null;
 	return { user, claimed: before !== undefined && before.confirmedAt === null };
 }

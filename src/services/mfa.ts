@@ -5,6 +5,7 @@ import { mfaChallenges, mfaRecoveryCodes, mfaTotp, passkeys } from "../db/schema
 import { hashToken, newSecretToken, randomBytes } from "../lib/crypto";
 import { decryptText, encryptText } from "../lib/encryption";
 import { matchTotpStep, totpUri } from "../lib/totp";
+import { type EventRecorder, eventStatements } from "./events";
 
 /** How many recovery codes an enrolment or a regeneration hands out. */
 export const RECOVERY_CODE_COUNT = 10;
@@ -138,9 +139,29 @@ export type VerifyEnrolmentResult =
 	| { ok: true; recoveryCodes: string[] }
 	| { ok: false; reason: "code_invalid" | "already_enabled" };
 
+/**
+ * user.mfa_changed for a TOTP switch, recorded only if TOTP is still in the state the change
+ * starts from (`enabled`: on) when the batch reaches it.
+ */
+function totpEvent(db: Database, events: EventRecorder, userId: string, from: "on" | "off") {
+	const state = from === "on" ? sql`is not null` : sql`is null`;
+	return eventStatements(
+		db,
+		events,
+		{
+			type: "user.mfa_changed",
+			userId,
+			actor: "self",
+			data: { change: from === "on" ? "totp_disabled" : "totp_enabled" },
+		},
+		sql`exists (select 1 from ${mfaTotp} where ${mfaTotp.userId} = ${userId} and ${mfaTotp.enabledAt} ${state})`,
+	);
+}
+
 /** Completes an enrolment with a first code: TOTP is on, with a new set of recovery codes. */
 export async function verifyTotpEnrolment(
 	db: Database,
+	events: EventRecorder,
 	key: CryptoKey,
 	userId: string,
 	code: string,
@@ -150,13 +171,15 @@ export async function verifyTotpEnrolment(
 	const step = await acceptTotp(db, key, userId, code, "pending", now);
 	if (step === null) return { ok: false, reason: "code_invalid" };
 	const { codes, statements } = recoveryCodeStatements(db, userId);
-	// One batch (one transaction): TOTP never turns on without its recovery codes.
+	// One batch (one transaction): TOTP never turns on without its recovery codes (or its event).
+	const enabled = await totpEvent(db, events, userId, "off");
 	await db.batch([
+		...statements,
+		...enabled,
 		db
 			.update(mfaTotp)
 			.set({ enabledAt: new Date(now) })
 			.where(and(eq(mfaTotp.userId, userId), isNull(mfaTotp.enabledAt))),
-		...statements,
 	]);
 	return { ok: true, recoveryCodes: codes };
 }
@@ -183,11 +206,13 @@ export async function spendMfaCode(db: Database, key: CryptoKey, userId: string,
 	return used.length > 0;
 }
 
-/** Turns TOTP off: the secret and every recovery code are deleted (one batch). */
-export async function disableTotp(db: Database, userId: string): Promise<void> {
+/** Turns TOTP off: the secret and every recovery code are deleted (one batch, with the event). */
+export async function disableTotp(db: Database, events: EventRecorder, userId: string): Promise<void> {
+	const disabled = await totpEvent(db, events, userId, "on");
 	await db.batch([
-		db.delete(mfaTotp).where(eq(mfaTotp.userId, userId)),
 		db.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, userId)),
+		...disabled,
+		db.delete(mfaTotp).where(eq(mfaTotp.userId, userId)),
 	]);
 }
 

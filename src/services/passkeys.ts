@@ -12,6 +12,8 @@ import {
 	verifyAssertion,
 	verifyRegistration,
 } from "../lib/webauthn";
+import type { BatchItem } from "drizzle-orm/batch";
+import { type EventRecorder, eventStatements } from "./events";
 import { otherLoginMethods } from "./login-methods";
 
 /** A challenge lives 5 minutes (the contract's number, not a setting). */
@@ -149,10 +151,14 @@ export type RegisterResult =
 	| { ok: true; passkey: Passkey }
 	| { ok: false; reason: CeremonyFailure | "challenge" | "duplicate" };
 
-/** Finishes a registration: spends the challenge, verifies the credential, stores the passkey. */
+/**
+ * Finishes a registration: spends the challenge, verifies the credential, stores the passkey with
+ * its user.mfa_changed event (passkeys count among the account's second factors, as in /v1/me).
+ */
 export async function finishPasskeyRegistration(
 	db: Database,
 	config: Config,
+	events: EventRecorder,
 	input: { userId: string; challengeId: string; credential: RegistrationCredential; name: string },
 ): Promise<RegisterResult> {
 	const spent = await spendChallenge(db, { challengeId: input.challengeId, purpose: "register", userId: input.userId });
@@ -168,10 +174,11 @@ export async function finishPasskeyRegistration(
 	});
 	if (!verified.ok) return verified;
 	const { credential } = verified;
-	const [passkey] = await db
+	const id = newId();
+	const insert = db
 		.insert(passkeys)
 		.values({
-			id: newId(),
+			id,
 			userId: input.userId,
 			credentialId: credential.credentialId,
 			userHandle: spent.userHandle,
@@ -182,6 +189,14 @@ export async function finishPasskeyRegistration(
 		})
 		.onConflictDoNothing({ target: passkeys.credentialId })
 		.returning();
+	const added = {
+		type: "user.mfa_changed",
+		userId: input.userId,
+		actor: "self",
+		data: { change: "passkey_added" },
+	} as const;
+	const stored = sql`exists (select 1 from ${passkeys} where ${passkeys.id} = ${id})`;
+	const [[passkey]] = await db.batch([insert, ...(await eventStatements(db, events, added, stored))]);
 	// A credential id already registered (to this user or another) is not registered twice.
 	if (!passkey) return { ok: false, reason: "duplicate" };
 	return { ok: true, passkey };
@@ -266,18 +281,27 @@ export type DeletePasskeyResult =
  */
 export async function deletePasskey(
 	db: Database,
+	events: EventRecorder,
 	input: { userId: string; passkeyId: string; enabledProviders: readonly string[] },
 ): Promise<DeletePasskeyResult> {
-	const [passkey] = await db
-		.delete(passkeys)
-		.where(
-			and(
-				eq(passkeys.id, input.passkeyId),
-				eq(passkeys.userId, input.userId),
-				otherLoginMethods(input.userId, { enabledProviders: input.enabledProviders, exceptPasskeyId: input.passkeyId }),
-			),
-		)
-		.returning();
+	const deletable = and(
+		eq(passkeys.id, input.passkeyId),
+		eq(passkeys.userId, input.userId),
+		otherLoginMethods(input.userId, { enabledProviders: input.enabledProviders, exceptPasskeyId: input.passkeyId }),
+	);
+	const removed = {
+		type: "user.mfa_changed",
+		userId: input.userId,
+		actor: "self",
+		data: { change: "passkey_removed" },
+	} as const;
+	// Read before the delete: the event is recorded only if the delete is going to match.
+	const event = await eventStatements(db, events, removed, sql`exists (select 1 from ${passkeys} where ${deletable})`);
+	const remove = db.delete(passkeys).where(deletable).returning();
+	// db.batch wants a tuple with a first element; with webhooks off `event` is empty.
+	const statements = [...event, remove] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]];
+	const results = await db.batch(statements);
+	const [passkey] = results.at(-1) as Passkey[];
 	if (passkey) return { ok: true, passkey };
 	const exists = await db
 		.select({ id: passkeys.id })

@@ -2,6 +2,7 @@ import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { oauthAccounts, sessions, type User, users, verificationTokens } from "../../db/schema";
 import { newId } from "../../lib/crypto";
+import { type EventRecorder, confirmedEvent, eventStatements } from "../events";
 import { otherLoginMethods } from "../login-methods";
 import { findUserByEmail, normalizeEmail } from "../users";
 import type { OAuthIdentity, ProviderId } from "./types";
@@ -53,7 +54,7 @@ export async function resolveOAuthLogin(
 	db: Database,
 	provider: ProviderId,
 	identity: OAuthIdentity,
-	options: { locale: string },
+	options: { locale: string; events: EventRecorder },
 ): Promise<OAuthLoginResult> {
 	try {
 		return await resolveOnce(db, provider, identity, options);
@@ -72,7 +73,7 @@ async function resolveOnce(
 	db: Database,
 	provider: ProviderId,
 	identity: OAuthIdentity,
-	options: { locale: string },
+	options: { locale: string; events: EventRecorder },
 ): Promise<OAuthLoginResult> {
 	const linked = await findLinkedUser(db, provider, identity.providerUserId);
 	if (linked) return { ok: true, user: linked, outcome: "returning" };
@@ -83,6 +84,14 @@ async function resolveOnce(
 	if (!existing) {
 		const now = new Date();
 		const userId = newId();
+		const signedUp = { type: "user.created", userId, actor: "self", data: { email, via: provider } } as const;
+		const events = [
+			...(await eventStatements(db, options.events, signedUp)),
+			// Created confirmed: the provider verified the address.
+			...(identity.emailVerified
+				? await eventStatements(db, options.events, { type: "user.confirmed", userId, actor: "self" })
+				: []),
+		];
 		const [created] = await db.batch([
 			db
 				.insert(users)
@@ -97,6 +106,7 @@ async function resolveOnce(
 				})
 				.returning(),
 			db.insert(oauthAccounts).values(linkRow(userId, provider, identity)),
+			...events,
 		]);
 		const user = created[0];
 		if (!user) throw new Error("user insert returned no row");
@@ -104,7 +114,7 @@ async function resolveOnce(
 	}
 
 	if (!identity.emailVerified) return { ok: false, reason: "email_in_use" };
-	if (!existing.emailConfirmedAt) return claimUnconfirmedAccount(db, existing, provider, identity);
+	if (!existing.emailConfirmedAt) return claimUnconfirmedAccount(db, options.events, existing, provider, identity);
 	const sameProvider = await db
 		.select({ providerUserId: oauthAccounts.providerUserId })
 		.from(oauthAccounts)
@@ -123,13 +133,15 @@ async function resolveOnce(
  */
 async function claimUnconfirmedAccount(
 	db: Database,
+	events: EventRecorder,
 	user: User,
 	provider: ProviderId,
 	identity: OAuthIdentity,
 ): Promise<OAuthLoginResult> {
 	const stillUnconfirmed = sql`exists (select 1 from ${users} where ${users.id} = ${user.id} and ${users.emailConfirmedAt} is null)`;
 	const now = new Date();
-	const [, , , , claimed] = await db.batch([
+	const confirmed = await confirmedEvent(db, events, user.id);
+	const results = await db.batch([
 		db
 			.update(sessions)
 			.set({ revokedAt: now })
@@ -137,13 +149,14 @@ async function claimUnconfirmedAccount(
 		db.delete(oauthAccounts).where(and(eq(oauthAccounts.userId, user.id), stillUnconfirmed)),
 		db.delete(verificationTokens).where(and(eq(verificationTokens.userId, user.id), stillUnconfirmed)),
 		db.insert(oauthAccounts).values(linkRow(user.id, provider, identity)),
+		...confirmed,
 		db
 			.update(users)
 			.set({ passwordHash: null, emailConfirmedAt: now, updatedAt: now })
 			.where(and(eq(users.id, user.id), isNull(users.emailConfirmedAt)))
 			.returning(),
 	]);
-	const updated = claimed[0];
+	const updated = (results.at(-1) as User[])[0];
 	if (updated) return { ok: true, user: updated, outcome: "claimed" };
 	// The owner confirmed by mail meanwhile: the account is theirs either way, keep what they set.
 	const current = await db.select().from(users).where(eq(users.id, user.id)).get();
