@@ -7,6 +7,7 @@ import { type D1Recorder, recordD1 } from "../helpers/d1-recorder";
 import { pngOf, postRaw, uploadImage } from "../helpers/images";
 import { enableTotp, firstStep, nextStep, pinClock, secondStep, totpCode } from "../helpers/mfa";
 import { FakeIdentityProviders, fakeUser, linkWith, loginWith, startLink } from "../helpers/oauth-fakes";
+import { fakeOrigin } from "../helpers/network";
 import { tokenFrom, waitForMail } from "../helpers/resend";
 import { SoftwareAuthenticator, addPasskey, signInWithPasskey } from "../helpers/webauthn";
 import { appWith } from "../helpers/worker";
@@ -366,6 +367,60 @@ async function passkeyFlows(): Promise<void> {
 	expect((await send("DELETE", "/v1/me", { token })).status).toBe(204);
 }
 
+/**
+ * Webhooks on: each change records its event (conditional ones read users, mfa_totp, passkeys in
+ * the batch), a receiver failure leaves the row, and the cron retries it.
+ */
+async function webhookFlows(): Promise<void> {
+	const hooks = appWith({
+		WEBHOOK_URL: "https://hooks.test/atrium",
+		WEBHOOK_SECRET: "a webhook secret of at least thirty-two bytes",
+	});
+	let calls = 0;
+	fakeOrigin("https://hooks.test", () => new Response(null, { status: (calls += 1) === 1 ? 500 : 204 }));
+	const email = uniqueEmail();
+	expect((await hooks.send("POST", "/v1/auth/register", { body: { email, password: PASSWORD } })).status).toBe(202);
+	const confirm = tokenFrom(await waitForMail(email), "/v1/auth/confirm");
+	expect((await hooks.send("POST", "/v1/auth/confirm", { body: { token: confirm } })).status).toBe(200);
+	expect((await hooks.send("POST", "/v1/auth/password/forgot", { body: { email } })).status).toBe(202);
+	const reset = tokenFrom(await waitForMail(email, 2), "/v1/auth/password/reset");
+	const newPassword = "another long passphrase";
+	const resetDone = await hooks.send("POST", "/v1/auth/password/reset", {
+		body: { token: reset, password: newPassword },
+	});
+	expect(resetDone.status).toBe(200);
+	const login = await hooks.send("POST", "/v1/auth/login", { body: { email, password: newPassword } });
+	const { access_token: token, user } = (await login.json()) as { access_token: string; user: { id: string } };
+	const changed = await hooks.send("PUT", "/v1/me/password", {
+		token,
+		body: { current_password: newPassword, new_password: PASSWORD },
+	});
+	expect(changed.status).toBe(200);
+	const moved = uniqueEmail("moved");
+	expect((await hooks.send("POST", "/v1/me/email", { token, body: { new_email: moved } })).status).toBe(202);
+	const change = tokenFrom(await waitForMail(moved), "/v1/auth/email/confirm");
+	expect((await hooks.send("POST", "/v1/auth/email/confirm", { body: { token: change } })).status).toBe(200);
+	const started = await hooks.send("POST", "/v1/me/mfa/totp", { token });
+	const { secret } = (await started.json()) as { secret: string };
+	const enabled = await hooks.send("POST", "/v1/me/mfa/totp/verify", { token, body: { code: totpCode(secret) } });
+	expect(enabled.status).toBe(200);
+	nextStep();
+	expect((await hooks.send("DELETE", "/v1/me/mfa/totp", { token, body: { code: totpCode(secret) } })).status).toBe(204);
+	const magic = uniqueEmail("magic");
+	expect((await hooks.send("POST", "/v1/auth/magic-link", { body: { email: magic } })).status).toBe(202);
+	const link = tokenFrom(await waitForMail(magic), "/v1/auth/magic-link");
+	expect((await hooks.send("POST", "/v1/auth/magic-link/verify", { body: { token: link } })).status).toBe(200);
+	const admin = (method: string, path: string) => hooks.send(method, `/v1/admin${path}`, { token: ADMIN_KEY });
+	expect((await admin("POST", `/users/${user.id}/disable`)).status).toBe(200);
+	expect((await admin("DELETE", `/users/${user.id}`)).status).toBe(204);
+	// The first delivery failed: the cron's retry picks it up once it is due.
+	await env.DB.prepare("update outbox set next_attempt_at = 0 where kind = 'webhook' and status = 'pending'").run();
+	const ctx = createExecutionContext();
+	await worker.scheduled(createScheduledController({ scheduledTime: Date.now() }), hooks.env, ctx);
+	await waitOnExecutionContext(ctx);
+	expect(calls).toBeGreaterThan(10);
+}
+
 /** The cron: outbox retries, orphan sweep, pruning of rate-limit windows and audit events. */
 async function scheduledFlows(): Promise<void> {
 	const ctx = createExecutionContext();
@@ -383,6 +438,7 @@ describe("query plans: happy", () => {
 		await mfaFlows();
 		await adminFlows();
 		await passkeyFlows();
+		await webhookFlows();
 		await scheduledFlows();
 
 		const statements = distinctStatements(recorder);

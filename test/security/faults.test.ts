@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createDb } from "../../src/db/client";
 import worker from "../../src/index";
+import { createApp } from "../../src/app";
 import { sweepOrphans } from "../../src/services/sweep";
 import { PASSWORD, expectProblem, signedInUser, uniqueEmail } from "../helpers/api";
 import { failNextBatch, interceptPrepare } from "../helpers/d1-recorder";
@@ -16,6 +17,8 @@ const D1_OUTAGE = "D1_ERROR: Network connection lost.";
 const R2_OUTAGE = (op: string) => `${op}: We encountered an internal error. Please try again. (10001)`;
 
 const app = appWith({});
+const RECEIVER = "https://hooks.test";
+const WEBHOOKS = { WEBHOOK_URL: `${RECEIVER}/atrium`, WEBHOOK_SECRET: "a webhook secret of at least thirty-two bytes" };
 const db = createDb(env.DB);
 
 beforeEach(() => {
@@ -132,6 +135,29 @@ describe("D1 failing mid-request", () => {
 		expect((await send("POST", "/v1/auth/login", { body: { email, password: PASSWORD } })).status).toBe(200);
 	});
 
+	it("register with webhooks on: whichever statement fails, the account and its user.created event exist together or not at all", async () => {
+		const hooks = appWith(WEBHOOKS);
+		fakeOrigin(RECEIVER, () => new Response(null, { status: 204 }));
+		const events = () => count("select count(*) as n from outbox where kind = 'webhook' and subject = 'user.created'");
+		const register = (email: string) =>
+			hooks.send("POST", "/v1/auth/register", { body: { email, password: PASSWORD } });
+		const dryRun = await withNthStatementFailing(0, () => register(uniqueEmail()));
+		expect(dryRun.res.status).toBe(202);
+		const outcomes: number[] = [];
+		for (let n = 1; n <= dryRun.statements; n++) {
+			const email = uniqueEmail(`hookfault${n}`);
+			const before = await events();
+			const { res } = await withNthStatementFailing(n, () => register(email));
+			outcomes.push(res.status);
+			if (res.status === 503) await expectRetryable(res);
+			else expect(res.status).toBe(202);
+			const users = await count("select count(*) as n from users where email = ?", email);
+			expect({ n, events: (await events()) - before }).toEqual({ n, events: users });
+		}
+		expect(outcomes).toContain(503);
+		expect(outcomes).toContain(202);
+	});
+
 	it("confirm and reset are all-or-nothing: a failed spend leaves the token usable", async () => {
 		const email = uniqueEmail();
 		expect((await send("POST", "/v1/auth/register", { body: { email, password: PASSWORD } })).status).toBe(202);
@@ -233,6 +259,49 @@ describe("R2 failing", () => {
 
 		expect((await send("DELETE", "/v1/me", { token })).status).toBe(204);
 		expect(await everything()).toEqual({ users: 0, images: 0, objects: 0 });
+	});
+});
+
+describe("webhook receiver failing or hanging", () => {
+	it("a hanging receiver does not hold the response; the event waits in the outbox and the cron delivers it", async () => {
+		let release: (() => void) | undefined;
+		const stalled = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		fakeOrigin(RECEIVER, async () => {
+			await stalled;
+			throw new DOMException("The operation was aborted due to timeout", "TimeoutError");
+		});
+		const email = uniqueEmail();
+		// The app itself, without waiting for its waitUntil work (the delivery), as the runtime answers.
+		const ctx = createExecutionContext();
+		const hooked = { ...env, ...WEBHOOKS };
+		const request = new Request("https://atrium.test/v1/auth/register", {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ email, password: PASSWORD }),
+		});
+		const res = await createApp().fetch(request, hooked, ctx);
+		expect(res.status).toBe(202);
+		const pending = "select count(*) as n from outbox where kind = 'webhook' and status = 'pending' and attempts = ?";
+		const before = await count(pending, 1);
+		release?.();
+		await waitOnExecutionContext(ctx);
+		expect(await count(pending, 1)).toBe(before + 1);
+
+		let delivered = 0;
+		fakeOrigin(RECEIVER, () => {
+			delivered += 1;
+			return new Response(null, { status: 204 });
+		});
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(Date.now() + 61_000);
+		const cron = createExecutionContext();
+		await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "*/5 * * * *" }), hooked, cron);
+		await waitOnExecutionContext(cron);
+		vi.useRealTimers();
+		expect(delivered).toBeGreaterThanOrEqual(1);
+		expect(await count(pending, 1)).toBe(0);
 	});
 });
 
