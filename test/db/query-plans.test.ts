@@ -377,7 +377,10 @@ async function webhookFlows(): Promise<void> {
 		WEBHOOK_SECRET: "a webhook secret of at least thirty-two bytes",
 	});
 	let calls = 0;
-	fakeOrigin("https://hooks.test", () => new Response(null, { status: (calls += 1) === 1 ? 500 : 204 }));
+	fakeOrigin("https://hooks.test", () => {
+		calls += 1;
+		return new Response(null, { status: calls === 1 ? 500 : 204 });
+	});
 	const email = uniqueEmail();
 	expect((await hooks.send("POST", "/v1/auth/register", { body: { email, password: PASSWORD } })).status).toBe(202);
 	const confirm = tokenFrom(await waitForMail(email), "/v1/auth/confirm");

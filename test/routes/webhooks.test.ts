@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
@@ -271,7 +272,8 @@ describe("webhooks: every other event type", () => {
 		const email = uniqueEmail("magic");
 		expect((await send("POST", "/v1/auth/magic-link", { body: { email } })).status).toBe(202);
 		const link = tokenFrom(await waitForMail(email), "/v1/auth/magic-link");
-		expect((await send("POST", "/v1/auth/magic-link/verify", { body: { token: link } })).status).toBe(200);
+		const verified = await send("POST", "/v1/auth/magic-link/verify", { body: { token: link } });
+		expect(verified.status).toBe(200);
 		const userId = (await userIdOf(email)) as string;
 		// One batch, two events: their delivery order is not guaranteed (nor promised by the contract).
 		expect(
@@ -281,6 +283,13 @@ describe("webhooks: every other event type", () => {
 		).toEqual([
 			["user.confirmed", undefined],
 			["user.created", "magic_link"],
+		]);
+		// The account has no password yet: setting a first one is a password change too.
+		const { access_token: token } = (await verified.json()) as { access_token: string };
+		const first = await send("PUT", "/v1/me/password", { token, body: { new_password: "a first passphrase!" } });
+		expect(first.status).toBe(200);
+		expect(eventsOf(userId).filter((event) => event.type === "user.password_changed")).toEqual([
+			expect.objectContaining({ data: { user_id: userId, actor: "self", via: "first_password" } }),
 		]);
 	});
 
@@ -387,6 +396,38 @@ describe("webhooks: receiver failures and retries", () => {
 		expect(await webhookRows("id = ?", row?.id)).toEqual([
 			expect.objectContaining({ status: "failed", attempts: 8, html: "" }),
 		]);
+	});
+});
+
+describe("webhooks: security", () => {
+	it("a secret without whsec_ signs with its UTF-8 bytes (checked independently with node:crypto)", async () => {
+		const secret = "a plain webhook secret of 32+ bytes";
+		const plain = appWith({ WEBHOOK_URL, WEBHOOK_SECRET: secret });
+		const email = uniqueEmail();
+		expect((await plain.send("POST", "/v1/auth/register", { body: { email, password: PASSWORD } })).status).toBe(202);
+		const userId = (await userIdOf(email)) as string;
+		const [request] = requestsTo(RECEIVER).filter((r) => r.body.includes(userId));
+		const id = request?.headers.get("webhook-id");
+		const timestamp = request?.headers.get("webhook-timestamp");
+		const expected = createHmac("sha256", Buffer.from(secret, "utf8"))
+			.update(`${id}.${timestamp}.${request?.body}`)
+			.digest("base64");
+		expect(request?.headers.get("webhook-signature")).toBe(`v1,${expected}`);
+		// The file's whsec_ secret does not verify it: one secret's signature is not another's.
+		const headers = Object.fromEntries(request?.headers ?? []);
+		expect(() => new Webhook(WEBHOOK_SECRET).verify(request?.body as string, headers)).toThrow();
+	});
+
+	it("a tampered body or a stale timestamp does not verify", async () => {
+		const { userId } = await registered();
+		const [delivery] = requestsTo(RECEIVER).filter((r) => r.body.includes(userId));
+		if (!delivery) throw new Error("no delivery");
+		const headers = Object.fromEntries(delivery.headers);
+		const verifier = new Webhook(WEBHOOK_SECRET);
+		expect(() => verifier.verify(delivery.body, headers)).not.toThrow();
+		expect(() => verifier.verify(delivery.body.replace("user.created", "user.deleted"), headers)).toThrow();
+		const stale = { ...headers, "webhook-timestamp": String(Number(headers["webhook-timestamp"]) - 3600) };
+		expect(() => verifier.verify(delivery.body, stale)).toThrow();
 	});
 });
 
