@@ -207,14 +207,21 @@ export async function createMfaChallenge(
 	db: Database,
 	input: { userId: string; method: string; ttlSeconds: number },
 ): Promise<string> {
+	const { token, statement } = mfaChallengeStatement(db, input);
+	await statement;
+	return token;
+}
+
+/** The insert of `createMfaChallenge`, unexecuted (a password sign-in batches it), and its token. */
+export function mfaChallengeStatement(db: Database, input: { userId: string; method: string; ttlSeconds: number }) {
 	const token = newSecretToken();
-	await db.insert(mfaChallenges).values({
+	const statement = db.insert(mfaChallenges).values({
 		tokenHash: hashToken(token),
 		userId: input.userId,
 		method: input.method,
 		expiresAt: new Date(Date.now() + input.ttlSeconds * 1000),
 	});
-	return token;
+	return { token, statement };
 }
 
 export type Challenge = { tokenHash: string; userId: string; method: string };

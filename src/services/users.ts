@@ -58,26 +58,24 @@ export async function registerUser(
 	return { status: "exists", user: winner };
 }
 
-export type AuthenticateResult =
-	| { ok: true; user: User }
-	/** `userId` names the account when there is one (for its audit trail; never shown to the caller). */
-	| { ok: false; reason: "invalid_credentials"; userId?: string };
+export type PasswordCheck =
+	| {
+			ok: true /** Today's hash of the password, when the stored one has other parameters (to be written). */;
+			rehashed?: string;
+	  }
+	| { ok: false };
 
 /**
- * Checks an email and password with the same scrypt work whether or not the account exists or
- * has a password, and upgrades the stored hash when today's parameters differ.
+ * Checks a password against an account looked up by email (or none), with the same scrypt work
+ * whether or not the account exists or has a password, so an unknown email takes as long as a
+ * wrong password. A right password stored with older parameters comes back hashed anew.
  */
-export async function authenticate(db: Database, email: string, password: string): Promise<AuthenticateResult> {
-	const user = await findUserByEmail(db, email);
+export async function checkPassword(user: User | undefined, password: string): Promise<PasswordCheck> {
 	const stored = user?.passwordHash ?? (await getDummyHash());
 	const valid = await verifyPassword(stored, password);
-	if (!user?.passwordHash || !valid) return { ok: false, reason: "invalid_credentials", userId: user?.id };
-	if (needsRehash(user.passwordHash)) {
-		const passwordHash = await hashPassword(password);
-		await db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));
-		return { ok: true, user: { ...user, passwordHash } };
-	}
-	return { ok: true, user };
+	if (!user?.passwordHash || !valid) return { ok: false };
+	if (needsRehash(user.passwordHash)) return { ok: true, rehashed: await hashPassword(password) };
+	return { ok: true };
 }
 
 /** Updates the editable profile fields. */
