@@ -228,12 +228,16 @@ export type Challenge = { tokenHash: string; userId: string; method: string };
 
 /** The live challenge of an `mfa_token` (unspent, unexpired, fewer than 5 wrong codes), or null. */
 export async function findMfaChallenge(db: Database, token: string, now = Date.now()): Promise<Challenge | null> {
-	const row = await db
+	const row = await mfaChallengeQuery(db, token, now).get();
+	return row ?? null;
+}
+
+/** The read of `findMfaChallenge`, unexecuted (the MFA step batches it with its rate-limit count). */
+export function mfaChallengeQuery(db: Database, token: string, now: number) {
+	return db
 		.select({ tokenHash: mfaChallenges.tokenHash, userId: mfaChallenges.userId, method: mfaChallenges.method })
 		.from(mfaChallenges)
-		.where(liveChallenge(hashToken(token), now))
-		.get();
-	return row ?? null;
+		.where(liveChallenge(hashToken(token), now));
 }
 
 function liveChallenge(tokenHash: string, now: number) {

@@ -1,4 +1,4 @@
-import { lte, sql } from "drizzle-orm";
+import { eq, lte, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { rateLimits } from "../db/schema";
 
@@ -91,7 +91,12 @@ export async function peek(
 
 /** Forgets a counter (e.g. an account's failed logins after a successful one). */
 export async function clear(db: Database, key: string): Promise<void> {
-	await db.run(sql`delete from ${rateLimits} where key = ${key}`);
+	await clearStatement(db, key);
+}
+
+/** The delete of `clear`, unexecuted, for a sign-in that batches it with its other writes. */
+export function clearStatement(db: Database, key: string) {
+	return db.delete(rateLimits).where(eq(rateLimits.key, key));
 }
 
 /** Deletes counters whose window has ended (the cron's job; a live window is never touched). */

@@ -6,14 +6,6 @@ import type { SessionBody } from "../schemas";
 
 export type NewSession = { session: Session; refreshToken: string };
 
-/** Starts a session (a sign-in) with an absolute lifetime and its first refresh token. */
-export async function createSession(db: Database, input: NewSessionInput): Promise<NewSession> {
-	const { statements, ...created } = newSessionStatements(db, input);
-	// One round trip: the session, its first refresh token and the user's last sign-in time.
-	await db.batch(statements);
-	return created;
-}
-
 export type NewSessionInput = {
 	userId: string;
 	lifetimeSeconds: number;
@@ -22,8 +14,9 @@ export type NewSessionInput = {
 };
 
 /**
- * The writes of `createSession`, unexecuted, for a sign-in that batches them with its other
- * writes (counter reset, audit event): the session, its first refresh token, the last sign-in time.
+ * Starts a session (a sign-in) with an absolute lifetime and its first refresh token: the writes,
+ * unexecuted, for a sign-in that batches them with its other writes (counter reset, audit events):
+ * the session, its first refresh token, the user's last sign-in time.
  */
 export function newSessionStatements(db: Database, input: NewSessionInput) {
 	const now = Date.now();

@@ -2,12 +2,12 @@ import { eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
-import { mfaTotp, rateLimits, type User, users } from "../db/schema";
+import { mfaTotp, type User, users } from "../db/schema";
 import type { MfaRequiredBody, TokenBody } from "../schemas";
 import { auditInsert } from "./audit";
 import { createMfaChallenge, mfaChallengeStatement, totpEnabled } from "./mfa";
-import { type RateLimitRule, hitResult, hitStatement } from "./rate-limit";
-import { createSession, newSessionStatements } from "./sessions";
+import { type RateLimitRule, clearStatement, hitResult, hitStatement } from "./rate-limit";
+import { newSessionStatements } from "./sessions";
 import { issueTokenResponse } from "./tokens";
 import { checkPassword, normalizeEmail } from "./users";
 
@@ -65,14 +65,26 @@ export async function signInOrChallenge(db: Database, config: Config, input: Sig
  * refused for a disabled account. `input.user` is read by the same request; a disable landing in
  * between still wins, since findActiveSession never returns a session of a disabled user.
  */
-export async function startSession(db: Database, config: Config, input: SignInInput): Promise<StartSessionOutcome> {
-	if (input.user.disabledAt) return DISABLED;
-	const { session, refreshToken } = await createSession(db, {
+export async function startSession(
+	db: Database,
+	config: Config,
+	input: SignInInput,
+	/** Writes that go with the sign-in either way (counter reset, audit events): in the session's batch. */
+	alongside: BatchItem<"sqlite">[] = [],
+): Promise<StartSessionOutcome> {
+	if (input.user.disabledAt) {
+		const [first, ...rest] = alongside;
+		if (first) await db.batch([first, ...rest]);
+		return DISABLED;
+	}
+	const created = newSessionStatements(db, {
 		userId: input.user.id,
 		lifetimeSeconds: config.REFRESH_TOKEN_SECONDS,
 		userAgent: input.userAgent,
 		ip: input.ip,
 	});
+	await db.batch([...created.statements, ...alongside]);
+	const { session, refreshToken } = created;
 	const body = await issueTokenResponse(config, {
 		user: input.user,
 		session,
@@ -147,7 +159,7 @@ export async function passwordSignIn(
 	if (!found || !check.ok) return { ok: false, reason: "invalid_credentials", userId: found?.user.id };
 	const user = check.rehashed ? { ...found.user, passwordHash: check.rehashed } : found.user;
 	// A right password forgets the failures (only failures add up), whatever comes next.
-	const writes: BatchItem<"sqlite">[] = [db.delete(rateLimits).where(eq(rateLimits.key, accountLimit.key))];
+	const writes: BatchItem<"sqlite">[] = [clearStatement(db, accountLimit.key)];
 	if (check.rehashed) {
 		writes.push(
 			db.update(users).set({ passwordHash: check.rehashed, updatedAt: new Date() }).where(eq(users.id, user.id)),

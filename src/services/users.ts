@@ -1,7 +1,7 @@
 import type { UserBody } from "../schemas";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type User, users } from "../db/schema";
+import { oauthAccounts, type User, users } from "../db/schema";
 import { newId } from "../lib/crypto";
 import { getDummyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
 
@@ -17,6 +17,25 @@ export async function findUserByEmail(db: Database, email: string): Promise<User
 		.from(users)
 		.where(eq(users.email, normalizeEmail(email)))
 		.get();
+}
+
+/**
+ * A user and the providers linked to it in ONE statement (a sign-in's answer needs both), the
+ * providers in the order `linkedProviders` gives them (linked first, then by name).
+ */
+export async function findUserWithProviders(
+	db: Database,
+	id: string,
+): Promise<{ user: User; providers: string[] } | undefined> {
+	const row = await db
+		.select({
+			user: users,
+			providers: sql<string>`(select json_group_array(provider) from (select ${oauthAccounts.provider} as provider from ${oauthAccounts} where ${oauthAccounts.userId} = ${users.id} order by ${oauthAccounts.linkedAt}, ${oauthAccounts.provider}))`,
+		})
+		.from(users)
+		.where(eq(users.id, id))
+		.get();
+	return row && { user: row.user, providers: JSON.parse(row.providers) as string[] };
 }
 
 /** Looks a user up by id. */

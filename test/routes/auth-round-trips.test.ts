@@ -1,10 +1,10 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app";
 import { hashToken } from "../../src/lib/crypto";
 import { BASE, PASSWORD, expectProblem, login, register, send, signedInUser, uniqueEmail } from "../helpers/api";
-import { enableTotp } from "../helpers/mfa";
+import { enableTotp, firstStep, pinClock, totpCode } from "../helpers/mfa";
 
 const app = createApp();
 
@@ -42,6 +42,21 @@ describe("D1 round trips of login and refresh: happy", () => {
 		expect(res.status).toBe(200);
 		expect(await res.json()).toMatchObject({ mfa_required: true });
 		expect(roundTrips).toBe(2);
+	});
+
+	it("the MFA step with a TOTP code takes 7 round trips (was 11): limit + challenge, account limit, code, spend, account, session batch", async () => {
+		pinClock();
+		try {
+			const { email, token } = await signedInUser();
+			const { secret } = await enableTotp(token);
+			const { mfa_token } = await firstStep(email);
+			const { res, roundTrips } = await metered("/v1/auth/mfa", { mfa_token, code: totpCode(secret) });
+			expect(res.status).toBe(200);
+			expect(await res.json()).toMatchObject({ token_type: "Bearer", user: { email } });
+			expect(roundTrips).toBe(7);
+		} finally {
+			vi.useRealTimers();
+		}
 	});
 
 	it("a refresh takes 2 round trips (target <= 2): the spend, then the successor with the session read back", async () => {
