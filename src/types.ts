@@ -5,6 +5,7 @@ import type { AccessClaims } from "./lib/jwt";
 import type { Translate } from "./lib/i18n";
 import type { Mailer } from "./lib/mail-types";
 import type { EventRecorder } from "./lib/webhooks";
+import type { ClientLimit } from "./middleware/rate-limit";
 
 /** The signed-in caller, set by `requireAuth`. */
 export type AuthContext = {
@@ -37,5 +38,7 @@ export type AppEnv = {
 		langSource: LanguageSource;
 		t: Translate;
 		auth: AuthContext;
+		/** Set by `limitPerClient(..., { inHandler: true })` for the handler to count. */
+		clientLimit?: ClientLimit;
 	};
 };
