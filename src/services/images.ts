@@ -5,10 +5,11 @@ import type { Database } from "../db/client";
 import { type Image, type User, images, sessions, users } from "../db/schema";
 import { newId } from "../lib/crypto";
 import { macKey } from "../lib/encryption";
+import type { ReadConditions } from "../lib/http-conditions";
 import { etagMatches, sanitizeFilename } from "../lib/http-file";
 import { log } from "../lib/log";
 import { type ImageLink, contentUrlExpiry, signImageLink } from "../lib/signed-urls";
-import { type DownloadResult, downloadObject, lenientEntityTags } from "./downloads";
+import { type DownloadResult, downloadObject } from "./downloads";
 import type { VariantParams } from "../lib/variants";
 import { avatarKey, imageKey } from "./storage";
 import { deleteVariants } from "./variants";
@@ -149,7 +150,7 @@ const EXTENSIONS: Record<string, string> = {
 export async function downloadLinkedImage(
 	bucket: R2Bucket,
 	link: ImageLink,
-	requestHeaders: Headers,
+	conditions: ReadConditions,
 	now = Date.now(),
 ): Promise<DownloadResult> {
 	const key = imageKey(link.ownerId, link.imageId);
@@ -157,7 +158,7 @@ export async function downloadLinkedImage(
 	if (!head || head.etag !== link.etag) return { kind: "missing" };
 	const secondsLeft = Math.max(0, link.expires - Math.floor(now / 1000));
 	const extension = EXTENSIONS[head.httpMetadata?.contentType ?? ""] ?? "bin";
-	const result = await downloadObject(bucket, key, requestHeaders, {
+	const result = await downloadObject(bucket, key, conditions, {
 		cacheControl: `private, max-age=${secondsLeft}`,
 		filename: `${link.imageId}.${extension}`,
 		known: { size: head.size, etag: head.etag },
@@ -372,18 +373,19 @@ async function insertWithinQuota(
 }
 
 /**
- * The image a replacement targets: the caller's own, with `If-Match` (when sent) matching its
- * current etag. Checked before any of the new body is read.
+ * The image a replacement targets: the caller's own, with `ifMatch` (If-Match as a normalized
+ * entity-tag list, lib/http-conditions `parseIfMatch`; null when not sent) matching its current
+ * etag. Checked before any of the new body is read.
  */
 export async function findReplaceable(
 	db: Database,
 	userId: string,
 	imageId: string,
-	ifMatch: string | undefined,
+	ifMatch: string | null,
 ): Promise<Outcome<Image>> {
 	const current = await findOwnedImage(db, userId, imageId);
 	if (!current) return refuse({ reason: "not_found" });
-	if (ifMatch !== undefined && !etagMatches(lenientEntityTags(ifMatch), quoteEtag(current.etag), false)) {
+	if (ifMatch !== null && !etagMatches(ifMatch, quoteEtag(current.etag), false)) {
 		return refuse({ reason: "precondition_failed" });
 	}
 	return { ok: true, value: current };
