@@ -8,7 +8,7 @@ import { AUTH_ERRORS, BEARER, ETAG, OUTAGE, PUBLIC, json, problems } from "../li
 import { limitUploadsPerUser } from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
 import { downloadObject } from "../services/downloads";
-import { deleteAvatar, findAvatar, setAvatar } from "../services/images";
+import { deleteAvatar, findAvatar, setAvatar } from "../services/avatars";
 import { avatarKey } from "../services/storage";
 import { presentUser } from "../services/users";
 import type { AppEnv } from "../types";

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { macKey } from "../lib/encryption";
 import { AppError } from "../lib/errors";
 import { parseIfMatch, readConditions } from "../lib/http-conditions";
+import { encodeCursor } from "../lib/cursors";
 import { sanitizeFilename } from "../lib/http-file";
 import { audit } from "../middleware/audit";
 import { requireAuth, verifyBearer } from "../middleware/auth";
@@ -26,18 +27,19 @@ import { variantOf } from "../lib/variants";
 import { imageLinkBody, imageLinkResponse, imageListResponse, imageResponse, variantQuery } from "../schemas";
 import { downloadObject } from "../services/downloads";
 import {
+	SHARE_LINK_SECONDS,
 	contentLinks,
 	createImageLink,
 	downloadLinkedImage,
-	SHARE_LINK_SECONDS,
+	presentImage,
+} from "../services/image-links";
+import {
 	deleteImage,
-	encodeCursor,
 	findImageInSession,
 	findOwnedImage,
 	findReplaceable,
 	imagePath,
 	listImages,
-	presentImage,
 	renameImage,
 	replaceImageContent,
 	uploadImage,
