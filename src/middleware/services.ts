@@ -3,7 +3,7 @@ import { type Config, loadConfig } from "../config";
 import { createDb, createReadDb, sessionStart, withD1Session } from "../db/client";
 import { createMailTransport } from "../services/mail";
 import type { Mailer } from "../lib/mail-types";
-import type { AppEnv } from "../types";
+import type { AppEnv, Deps } from "../types";
 
 /** Carries a D1 bookmark both ways: the freshest state the client has seen, and this response's. */
 export const BOOKMARK_HEADER = "X-D1-Bookmark";
@@ -24,7 +24,8 @@ function mailerFor(config: Config): Mailer {
 }
 
 /**
- * Puts validated config, the databases and the mail transport on the context for handlers, and
+ * Puts the request's dependencies (validated config, the databases, the image bucket and the mail
+ * transport) on the context as one `deps` object for handlers, and
  * runs the request in one D1 session: started at the client's `X-D1-Bookmark` (or anywhere), so
  * replica reads are at least as fresh as what the client saw, and ended by returning the session's
  * latest bookmark, which also covers the request's writes (see `createDb`).
@@ -32,10 +33,18 @@ function mailerFor(config: Config): Mailer {
 export const provideServices = () =>
 	createMiddleware<AppEnv>(async (c, next) => {
 		const config = loadConfig(c.env);
-		c.set("config", config);
-		c.set("db", createDb(c.env.DB));
-		c.set("dbRead", createReadDb(c.env.DB));
-		c.set("mail", mailerFor(config));
+		const deps: Deps = {
+			config,
+			db: createDb(c.env.DB),
+			dbRead: createReadDb(c.env.DB),
+			bucket: c.env.IMAGES,
+			mail: mailerFor(config),
+		};
+		c.set("deps", deps);
+		c.set("config", deps.config);
+		c.set("db", deps.db);
+		c.set("dbRead", deps.dbRead);
+		c.set("mail", deps.mail);
 		const session = c.env.DB.withSession(sessionStart(c.req.header(BOOKMARK_HEADER)));
 		await withD1Session(c.env.DB, session, next);
 		// A bookmark counts the database's commits, so on sign-up, sign-in and the mailed-link flows it
