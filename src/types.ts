@@ -18,6 +18,22 @@ export type AuthContext = {
 	mfa: { totp: boolean; recovery_codes_left: number; passkeys: number };
 };
 
+/**
+ * What a request's handlers need from outside the process, built once per request by
+ * `provideServices` (src/middleware/services.ts). Services still take plain arguments; a route
+ * passes them `deps` or its parts.
+ */
+export type Deps = {
+	config: Config;
+	/** Current reads (authentication, revocation, read-then-write) and every write: the primary. */
+	db: Database;
+	/** Reads that may be slightly stale (lists, metadata): D1 may answer them from a read replica. */
+	dbRead: Database;
+	/** Image and avatar bytes (R2, the IMAGES binding). */
+	bucket: R2Bucket;
+	mail: Mailer;
+};
+
 /** How the request's language was chosen; a saved user locale only overrides the weaker sources. */
 export type LanguageSource = "query" | "user" | "header" | "default";
 
@@ -25,6 +41,8 @@ export type LanguageSource = "query" | "user" | "header" | "default";
 export type AppEnv = {
 	Bindings: Cloudflare.Env;
 	Variables: {
+		/** The request's dependencies: see `Deps`. */
+		deps: Deps;
 		config: Config;
 		/** Current reads (authentication, revocation, read-then-write) and every write: the primary. */
 		db: Database;

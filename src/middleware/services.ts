@@ -4,7 +4,7 @@ import { createDb, createReadDb, sessionStart, withD1Session } from "../db/clien
 import { createMailTransport } from "../services/mail";
 import { deliverWebhooks } from "../services/outbox";
 import type { Mailer } from "../lib/mail-types";
-import type { AppEnv } from "../types";
+import type { AppEnv, Deps } from "../types";
 
 /** Carries a D1 bookmark both ways: the freshest state the client has seen, and this response's. */
 export const BOOKMARK_HEADER = "X-D1-Bookmark";
@@ -25,8 +25,9 @@ function mailerFor(config: Config): Mailer {
 }
 
 /**
- * Puts validated config, the databases, the mail transport and the event recorder on the context
- * for handlers (delivering the events they recorded after the response), and
+ * Puts the request's dependencies (validated config, the databases, the image bucket and the mail
+ * transport) on the context as one `deps` object for handlers, with the event recorder beside it
+ * (delivering the events they recorded after the response), and
  * runs the request in one D1 session: started at the client's `X-D1-Bookmark` (or anywhere), so
  * replica reads are at least as fresh as what the client saw, and ended by returning the session's
  * latest bookmark, which also covers the request's writes (see `createDb`).
@@ -34,10 +35,18 @@ function mailerFor(config: Config): Mailer {
 export const provideServices = () =>
 	createMiddleware<AppEnv>(async (c, next) => {
 		const config = loadConfig(c.env);
-		c.set("config", config);
-		c.set("db", createDb(c.env.DB));
-		c.set("dbRead", createReadDb(c.env.DB));
-		c.set("mail", mailerFor(config));
+		const deps: Deps = {
+			config,
+			db: createDb(c.env.DB),
+			dbRead: createReadDb(c.env.DB),
+			bucket: c.env.IMAGES,
+			mail: mailerFor(config),
+		};
+		c.set("deps", deps);
+		c.set("config", deps.config);
+		c.set("db", deps.db);
+		c.set("dbRead", deps.dbRead);
+		c.set("mail", deps.mail);
 		const events = { webhook: config.webhook, encryptionKey: config.ENCRYPTION_KEY, recorded: [] as string[] };
 		c.set("events", events);
 		const session = c.env.DB.withSession(sessionStart(c.req.header(BOOKMARK_HEADER)));

@@ -16,7 +16,7 @@ import {
 	revokeSessionsAsAdmin,
 	userExists,
 } from "../services/admin";
-import { encodeCursor } from "../services/images";
+import { encodeCursor } from "../lib/cursors";
 import type { AppEnv } from "../types";
 import { pageCursor } from "./shared";
 

@@ -1,13 +1,14 @@
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { AppError } from "../lib/errors";
+import { readConditions } from "../lib/http-conditions";
 import { audit } from "../middleware/audit";
 import { requireAuth } from "../middleware/auth";
 import { AUTH_ERRORS, BEARER, ETAG, OUTAGE, PUBLIC, json, problems } from "../lib/openapi";
 import { limitUploadsPerUser } from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
 import { downloadObject } from "../services/downloads";
-import { deleteAvatar, findAvatar, setAvatar } from "../services/images";
+import { deleteAvatar, findAvatar, setAvatar } from "../services/avatars";
 import { avatarKey } from "../services/storage";
 import { presentUser } from "../services/users";
 import type { AppEnv } from "../types";
@@ -106,7 +107,7 @@ avatarRoutes.openapi(getRoute, async (c) => {
 	const avatar = await findAvatar(c.get("dbRead"), userId);
 	if (!avatar) throw new AppError("avatar_not_found");
 	const versioned = c.req.valid("query").v === avatar.etag;
-	const result = await downloadObject(c.env.IMAGES, avatarKey(userId), c.req.raw.headers, {
+	const result = await downloadObject(c.env.IMAGES, avatarKey(userId), readConditions(c.req.raw.headers), {
 		cacheControl: versioned ? VERSIONED_CACHE : UNVERSIONED_CACHE,
 		filename: `avatar.${avatar.contentType.slice("image/".length)}`,
 	});

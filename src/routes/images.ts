@@ -2,6 +2,8 @@ import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { macKey } from "../lib/encryption";
 import { AppError } from "../lib/errors";
+import { parseIfMatch, readConditions } from "../lib/http-conditions";
+import { encodeCursor } from "../lib/cursors";
 import { sanitizeFilename } from "../lib/http-file";
 import { audit } from "../middleware/audit";
 import { requireAuth, verifyBearer } from "../middleware/auth";
@@ -25,18 +27,19 @@ import { variantOf } from "../lib/variants";
 import { imageLinkBody, imageLinkResponse, imageListResponse, imageResponse, variantQuery } from "../schemas";
 import { discardStarted, downloadObject, plainGet } from "../services/downloads";
 import {
+	SHARE_LINK_SECONDS,
 	contentLinks,
 	createImageLink,
 	downloadLinkedImage,
-	SHARE_LINK_SECONDS,
+	presentImage,
+} from "../services/image-links";
+import {
 	deleteImage,
-	encodeCursor,
 	findImageInSession,
 	findOwnedImage,
 	findReplaceable,
 	imagePath,
 	listImages,
-	presentImage,
 	renameImage,
 	replaceImageContent,
 	uploadImage,
@@ -124,7 +127,7 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 			imagesTransformer(c.env.IMAGE_TRANSFORMS),
 			{ userId: claims.sub, imageId: image.id, etag: image.etag, filename: image.filename },
 			variant,
-			c.req.raw.headers,
+			readConditions(c.req.raw.headers),
 			{ cacheControl: "private", maxBytes: c.get("config").MAX_IMAGE_BYTES },
 		);
 		if (made.kind === "missing") throw new AppError("image_not_found");
@@ -132,7 +135,7 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 		if (made.kind === "untransformable") throw new AppError("unsupported_image_type");
 		return made.response;
 	}
-	const result = await downloadObject(c.env.IMAGES, imageKey(claims.sub, image.id), c.req.raw.headers, {
+	const result = await downloadObject(c.env.IMAGES, imageKey(claims.sub, image.id), readConditions(c.req.raw.headers), {
 		cacheControl: "private",
 		filename: image.filename,
 		known: { size: image.size, etag: image.etag },
@@ -198,7 +201,7 @@ imageContentRoutes.openapi(
 				imagesTransformer(c.env.IMAGE_TRANSFORMS),
 				{ userId: link.ownerId, imageId: id, etag: link.etag, filename: `${id}.${link.variant.format}` },
 				link.variant,
-				c.req.raw.headers,
+				readConditions(c.req.raw.headers),
 				{
 					cacheControl: `private, max-age=${Math.max(0, link.expires - Math.floor(now / 1000))}`,
 					maxBytes: c.get("config").MAX_IMAGE_BYTES,
@@ -210,7 +213,7 @@ imageContentRoutes.openapi(
 			made.response.headers.set("Cross-Origin-Resource-Policy", "cross-origin");
 			return made.response;
 		}
-		const result = await downloadLinkedImage(c.env.IMAGES, verdict.link, c.req.raw.headers, now);
+		const result = await downloadLinkedImage(c.env.IMAGES, verdict.link, readConditions(c.req.raw.headers), now);
 		if (result.kind === "missing") throw new AppError("image_not_found");
 		if (result.kind === "unsatisfiable") {
 			throw new AppError("range_not_satisfiable", { headers: { "Content-Range": `bytes */${result.size}` } });
@@ -346,7 +349,12 @@ const replaceRoute = createRoute({
 imageRoutes.openapi(replaceRoute, async (c) => {
 	const userId = c.get("auth").user.id;
 	// Ownership and If-Match first: a refused replacement should not cost reading its body.
-	const current = await findReplaceable(c.get("db"), userId, c.req.valid("param").id, c.req.header("If-Match"));
+	const current = await findReplaceable(
+		c.get("db"),
+		userId,
+		c.req.valid("param").id,
+		parseIfMatch(c.req.header("If-Match")),
+	);
 	if (!current.ok) throw refusalError(c, current.refusal, "image_not_found");
 	const source = await receiveUpload(c, c.req.valid("query").filename);
 	const result = await replaceImageContent(imageStore(c), current.value, source);

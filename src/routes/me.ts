@@ -20,7 +20,7 @@ import { z } from "zod";
 import { deleteAccount } from "../services/account-deletion";
 import { listEvents, presentEvent } from "../services/audit";
 import { exportUserData } from "../services/export";
-import { contentLinks } from "../services/images";
+import { contentLinks } from "../services/image-links";
 import { changePassword } from "../services/passwords";
 import { presentUser, updateProfile } from "../services/users";
 import type { AppEnv } from "../types";

@@ -3,9 +3,11 @@ import { z } from "zod";
 import { AppError, fieldError } from "../lib/errors";
 import { formatBytes } from "../lib/i18n";
 import { AUTH_ERRORS, type DocumentedError, ETAG, OUTAGE } from "../lib/openapi";
-import { type ImageStore, decodeCursor, imageLimits } from "../services/images";
+import { decodeCursor } from "../lib/cursors";
+import { type ImageStore, imageLimits } from "../services/images";
 import { getProvider, type OAuthProvider } from "../services/oauth";
-import { type Refusal, type UploadSource, openUpload } from "../services/uploads";
+import { openUpload } from "../middleware/upload-body";
+import type { Refusal, UploadSource } from "../services/uploads";
 import type { AppEnv } from "../types";
 
 // Helpers shared by route modules (one place, so no route module imports another): the provider

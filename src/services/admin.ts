@@ -3,8 +3,8 @@ import type { Database } from "../db/client";
 import { type User, sessions, users } from "../db/schema";
 import type { AdminUserBody } from "../schemas";
 import { type AuditEventType, auditInsert } from "./audit";
+import type { KeysetCursor } from "../lib/cursors";
 import { type EventRecorder, eventStatements } from "./events";
-import type { ImageCursor } from "./images";
 import { normalizeEmail, presentUser } from "./users";
 
 /** A user with what the admin object adds: providers, second factors and the live-session count. */
@@ -17,7 +17,7 @@ export type AdminUserRow = {
 };
 
 /** Same position type as the image list: (created_at, id), newest first. */
-export type UserCursor = ImageCursor;
+export type UserCursor = KeysetCursor;
 
 // Written out qualified: selecting from users alone, Drizzle would render ${users.id} as a bare
 // "id", which inside a subquery names the subquery's own table.

@@ -1,21 +1,5 @@
+import type { ReadConditions } from "../lib/http-conditions";
 import { contentDisposition, etagMatches, parseRange } from "../lib/http-file";
-
-/**
- * Clients copy an `etag` field into If-Match / If-None-Match with or without its quotes; a bare
- * token would be skipped by a strict parser and silently turn every conditional request into a
- * miss, so bare tokens are read as the quoted tag they name.
- */
-export function lenientEntityTags(header: string): string {
-	// A quoted field quoted once more by the client: ""abc"" stands for "abc".
-	const trimmed = header.trim().replace(/"{2,}/g, '"');
-	if (trimmed === "*" || trimmed.includes('"')) return trimmed;
-	return trimmed
-		.split(",")
-		.map((tag) => tag.trim())
-		.filter(Boolean)
-		.map((tag) => (tag.startsWith("W/") ? `W/"${tag.slice(2)}"` : `"${tag}"`))
-		.join(", ");
-}
 
 export type DownloadOptions = {
 	/** Cache-Control of every answer, 304 included. */
@@ -62,22 +46,21 @@ export type DownloadResult =
 export async function downloadObject(
 	bucket: R2Bucket,
 	key: string,
-	requestHeaders: Headers,
+	conditions: ReadConditions,
 	options: DownloadOptions,
 ): Promise<DownloadResult> {
-	const ifNoneMatch = lenientIfPresent(requestHeaders.get("if-none-match"));
+	const { ifNoneMatch, ifRange } = conditions;
 	// A revalidation the row can answer never reaches R2 (the hot path of a cached client). The row
 	// can lag the object only when D1 failed right after a replace's put; the hourly sweep repairs
 	// that row, and until then a client holding the previous etag keeps its copy.
 	if (ifNoneMatch && options.known && etagMatches(ifNoneMatch, `"${options.known.etag}"`, true)) {
 		return { kind: "response", response: notModified(`"${options.known.etag}"`, options.cacheControl) };
 	}
-	let range = options.known ? parseRange(requestHeaders.get("range"), options.known.size) : { kind: "none" as const };
-	const ifRange = requestHeaders.get("if-range");
+	let range = options.known ? parseRange(conditions.range, options.known.size) : { kind: "none" as const };
 	// If-Range: a range only applies to the representation the client already has part of; a date
 	// or a different tag gets the whole, current content instead.
 	if (range.kind !== "none" && ifRange !== null && options.known) {
-		if (!etagMatches(lenientEntityTags(ifRange), `"${options.known.etag}"`, false)) range = { kind: "none" };
+		if (!etagMatches(ifRange, `"${options.known.etag}"`, false)) range = { kind: "none" };
 	}
 	if (range.kind === "unsatisfiable" && options.known) {
 		// Preconditions come before ranges (RFC 9110 section 13.2.2): a cached copy still wins.
@@ -115,12 +98,6 @@ export async function downloadObject(
 	}
 	headers.set("Content-Length", String(object.size));
 	return { kind: "response", response: new Response(object.body, { status: 200, headers }) };
-}
-
-function lenientIfPresent(header: string | null): string | null {
-	if (header === null) return null;
-	const tags = lenientEntityTags(header);
-	return tags === "" ? null : tags;
 }
 
 function notModified(etag: string, cacheControl: string): Response {

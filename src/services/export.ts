@@ -4,7 +4,7 @@ import type { Database } from "../db/client";
 import { type User, images, mfaTotp, sessions } from "../db/schema";
 import { mfaStatus } from "./mfa";
 import { listEvents, presentEvent } from "./audit";
-import { type ContentLinks, presentImage } from "./images";
+import { type ContentLinks, presentImage } from "./image-links";
 import { listLinkedAccounts } from "./oauth/accounts";
 import { listPasskeys, presentPasskey } from "./passkeys";
 import { coseAlgorithmRS256 } from "@oslojs/webauthn";

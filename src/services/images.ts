@@ -1,19 +1,13 @@
-import type { ImageBody } from "../schemas";
-import { and, count, desc, eq, gt, isNotNull, isNull, sql } from "drizzle-orm";
+import { and, count, desc, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
-import { type Image, type User, images, sessions, users } from "../db/schema";
+import { type Image, images, sessions, users } from "../db/schema";
+import type { KeysetCursor } from "../lib/cursors";
 import { newId } from "../lib/crypto";
-import { macKey } from "../lib/encryption";
 import { etagMatches, sanitizeFilename } from "../lib/http-file";
 import { log } from "../lib/log";
-import { type ImageLink, contentUrlExpiry, signImageLink } from "../lib/signed-urls";
-import { type DownloadResult, downloadObject, lenientEntityTags } from "./downloads";
-import type { VariantParams } from "../lib/variants";
-import { avatarKey, imageKey } from "./storage";
-import { deleteVariants } from "./variants";
+import { deleteObjectQuietly, imageKey } from "./storage";
 import {
-	type InspectedUpload,
 	type Outcome,
 	type StoredObject,
 	type UploadSource,
@@ -22,6 +16,7 @@ import {
 	refuse,
 	storeUpload,
 } from "./uploads";
+import { deleteVariants } from "./variants";
 
 /*
  * Consistency between R2 objects and D1 rows
@@ -67,107 +62,6 @@ export function imageLimits(config: Config): ImageLimits {
 /** An entity tag as sent in ETag headers and accepted by If-Match / If-None-Match. */
 export function quoteEtag(etag: string): string {
 	return `"${etag}"`;
-}
-
-/** What image objects need for their signed `content_url`. */
-export type ContentLinks = { key: CryptoKey; appUrl: URL; seconds: number };
-
-/**
- * The signing key and lifetime of this deployment's signed image URLs. The key is derived from
- * ENCRYPTION_KEY (purpose "signed-image-url"): rotating that secret ends every outstanding link.
- */
-export async function contentLinks(config: Config): Promise<ContentLinks> {
-	return {
-		key: await macKey(config.ENCRYPTION_KEY, "signed-image-url"),
-		appUrl: config.appUrl,
-		seconds: config.SIGNED_URL_SECONDS,
-	};
-}
-
-/** The public representation of an image, with a signed `content_url` valid SIGNED_URL_SECONDS or more. */
-export async function presentImage(image: Image, links: ContentLinks, now = Date.now()): Promise<ImageBody> {
-	const contentUrl = await signImageLink(links.key, links.appUrl, {
-		imageId: image.id,
-		ownerId: image.userId,
-		etag: image.etag,
-		expires: contentUrlExpiry(now, links.seconds),
-	});
-	return {
-		id: image.id,
-		filename: image.filename,
-		content_type: image.contentType,
-		size: image.size,
-		width: image.width,
-		height: image.height,
-		etag: quoteEtag(image.etag),
-		metadata_stripped: image.metadataStripped,
-		created_at: image.createdAt.toISOString(),
-		updated_at: image.updatedAt.toISOString(),
-		url: new URL(`/v1/images/${image.id}/content`, links.appUrl).toString(),
-		content_url: contentUrl,
-	};
-}
-
-/** Bounds of a share link's lifetime (POST /v1/images/:id/links), in seconds. */
-export const SHARE_LINK_SECONDS = { min: 60, max: 604_800, default: 86_400 } as const;
-
-/**
- * A share link of one of `userId`'s images, valid `seconds` from now; null when the user has no
- * such image. Bound to the current bytes: replacing or deleting the image ends it.
- */
-export async function createImageLink(
-	db: Database,
-	links: ContentLinks,
-	input: { userId: string; imageId: string; seconds: number; variant?: VariantParams | null; now?: number },
-): Promise<{ url: string; expiresAt: Date } | null> {
-	const image = await findOwnedImage(db, input.userId, input.imageId);
-	if (!image) return null;
-	const expires = Math.floor((input.now ?? Date.now()) / 1000) + input.seconds;
-	const url = await signImageLink(links.key, links.appUrl, {
-		imageId: image.id,
-		ownerId: image.userId,
-		etag: image.etag,
-		expires,
-		variant: input.variant ?? null,
-	});
-	return { url, expiresAt: new Date(expires * 1000) };
-}
-
-const EXTENSIONS: Record<string, string> = {
-	"image/jpeg": "jpg",
-	"image/png": "png",
-	"image/gif": "gif",
-	"image/webp": "webp",
-	"image/avif": "avif",
-};
-
-/**
- * Serves the bytes a verified signed URL names, without D1: the key follows from owner and id,
- * and the object's own etag must still be the signed one (a replaced or deleted image is
- * "missing"). The stored filename lives in D1, so the download is named after the id.
- */
-export async function downloadLinkedImage(
-	bucket: R2Bucket,
-	link: ImageLink,
-	requestHeaders: Headers,
-	now = Date.now(),
-): Promise<DownloadResult> {
-	const key = imageKey(link.ownerId, link.imageId);
-	const head = await bucket.head(key);
-	if (!head || head.etag !== link.etag) return { kind: "missing" };
-	const secondsLeft = Math.max(0, link.expires - Math.floor(now / 1000));
-	const extension = EXTENSIONS[head.httpMetadata?.contentType ?? ""] ?? "bin";
-	const result = await downloadObject(bucket, key, requestHeaders, {
-		cacheControl: `private, max-age=${secondsLeft}`,
-		filename: `${link.imageId}.${extension}`,
-		known: { size: head.size, etag: head.etag },
-	});
-	// Replaced between the head and the read: those bytes were never signed.
-	if (result.kind === "response" && result.response.headers.get("ETag") !== quoteEtag(link.etag)) {
-		await result.response.body?.cancel();
-		return { kind: "missing" };
-	}
-	return result;
 }
 
 /** URL path of an image's metadata, for `Location`. */
@@ -229,27 +123,6 @@ function imageInSessionStatement(db: Database) {
 		.prepare();
 }
 
-/** Position after which a page continues: the last image of the previous page. */
-export type ImageCursor = { createdAt: number; id: string };
-
-/** Opaque page token; clients must not build or read it. */
-export function encodeCursor(cursor: ImageCursor): string {
-	return btoa(`${cursor.createdAt}.${cursor.id}`).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-}
-
-/** Reads a page token back; null for anything this server did not hand out. */
-export function decodeCursor(token: string): ImageCursor | null {
-	let text: string;
-	try {
-		text = atob(token.replace(/-/g, "+").replace(/_/g, "/"));
-	} catch {
-		return null;
-	}
-	const match = /^(\d{1,15})\.([a-z2-7]{1,64})$/.exec(text);
-	if (!match?.[1] || !match[2]) return null;
-	return { createdAt: Number(match[1]), id: match[2] };
-}
-
 /**
  * One page of a user's images, newest first. Keyset pagination on (created_at, id), the order of
  * the images_user_created_idx index, so pages stay stable while images are added or deleted.
@@ -257,8 +130,8 @@ export function decodeCursor(token: string): ImageCursor | null {
 export async function listImages(
 	db: Database,
 	userId: string,
-	page: { limit: number; after?: ImageCursor },
-): Promise<{ images: Image[]; next: ImageCursor | null }> {
+	page: { limit: number; after?: KeysetCursor },
+): Promise<{ images: Image[]; next: KeysetCursor | null }> {
 	const after = page.after;
 	const rows = await db
 		.select()
@@ -389,18 +262,19 @@ async function insertWithinQuota(
 }
 
 /**
- * The image a replacement targets: the caller's own, with `If-Match` (when sent) matching its
- * current etag. Checked before any of the new body is read.
+ * The image a replacement targets: the caller's own, with `ifMatch` (If-Match as a normalized
+ * entity-tag list, lib/http-conditions `parseIfMatch`; null when not sent) matching its current
+ * etag. Checked before any of the new body is read.
  */
 export async function findReplaceable(
 	db: Database,
 	userId: string,
 	imageId: string,
-	ifMatch: string | undefined,
+	ifMatch: string | null,
 ): Promise<Outcome<Image>> {
 	const current = await findOwnedImage(db, userId, imageId);
 	if (!current) return refuse({ reason: "not_found" });
-	if (ifMatch !== undefined && !etagMatches(lenientEntityTags(ifMatch), quoteEtag(current.etag), false)) {
+	if (ifMatch !== null && !etagMatches(ifMatch, quoteEtag(current.etag), false)) {
 		return refuse({ reason: "precondition_failed" });
 	}
 	return { ok: true, value: current };
@@ -556,90 +430,11 @@ export async function deleteImage(db: Database, bucket: R2Bucket, userId: string
 	return true;
 }
 
-/**
- * Sets a user's avatar: same checks as an image (type, size, dimensions), but no quota. The
- * object goes first, then the user row points at it; if that write fails for a first avatar, the
- * object is removed again.
- */
-export async function setAvatar(
-	store: Pick<ImageStore, "db" | "bucket" | "limits">,
-	user: User,
-	source: UploadSource,
-): Promise<Outcome<User>> {
-	const { db, bucket, limits } = store;
-	const inspected = await inspectUpload(source, limits.maxPixels);
-	if (!inspected.ok) return inspected;
-	const upload: InspectedUpload = inspected.value;
-	const key = avatarKey(user.id);
-	const stored = await storeUpload(bucket, key, upload, {
-		maxBytes: limits.maxBytes,
-		byteBudget: Number.POSITIVE_INFINITY,
-		httpMetadata: { contentType: upload.type },
-		customMetadata: objectMetadata(upload, limits.stripMetadata),
-		strip: limits.stripMetadata,
-	});
-	if (!stored.ok) return stored;
-	const now = new Date();
-	let updated: User | undefined;
-	try {
-		updated = await db
-			.update(users)
-			.set({ avatarEtag: stored.value.etag, avatarContentType: upload.type, avatarUpdatedAt: now, updatedAt: now })
-			.where(eq(users.id, user.id))
-			.returning()
-			.get();
-	} catch (cause) {
-		if (!user.avatarEtag) await deleteObjectQuietly(bucket, key);
-		throw cause;
-	}
-	if (!updated) {
-		// The account was deleted while the bytes streamed: nothing may stay behind for it.
-		await deleteObjectQuietly(bucket, key);
-		return refuse({ reason: "account_gone" });
-	}
-	return { ok: true, value: updated };
-}
-
-/** Removes a user's avatar; false when there was none. */
-export async function deleteAvatar(db: Database, bucket: R2Bucket, userId: string): Promise<boolean> {
-	const cleared = await db
-		.update(users)
-		.set({ avatarEtag: null, avatarContentType: null, avatarUpdatedAt: null, updatedAt: new Date() })
-		.where(and(eq(users.id, userId), isNotNull(users.avatarEtag)))
-		.returning({ id: users.id })
-		.get();
-	if (!cleared) return false;
-	await deleteObjectQuietly(bucket, avatarKey(userId));
-	return true;
-}
-
-/** The avatar of a user, for the public avatar route; undefined when there is none. */
-export async function findAvatar(
-	db: Database,
-	userId: string,
-): Promise<{ etag: string; contentType: string } | undefined> {
-	const row = await db
-		.select({ etag: users.avatarEtag, contentType: users.avatarContentType })
-		.from(users)
-		.where(and(eq(users.id, userId), isNotNull(users.avatarEtag)))
-		.get();
-	return row?.etag ? { etag: row.etag, contentType: row.contentType ?? "image/*" } : undefined;
-}
-
 /** Deletes an image's variants; a failure only leaves work for the sweep. */
 async function deleteVariantsQuietly(bucket: R2Bucket, userId: string, imageId: string): Promise<void> {
 	try {
 		await deleteVariants(bucket, userId, imageId);
 	} catch (error) {
 		log("warn", "variants_delete_failed", { imageId, message: error instanceof Error ? error.message : String(error) });
-	}
-}
-
-/** Deletes an object whose row is gone; a failure only leaves work for the sweep. */
-async function deleteObjectQuietly(bucket: R2Bucket, key: string): Promise<void> {
-	try {
-		await bucket.delete(key);
-	} catch (error) {
-		log("warn", "object_delete_failed", { key, message: error instanceof Error ? error.message : String(error) });
 	}
 }

@@ -1,3 +1,5 @@
+import { log } from "../lib/log";
+
 /** R2 key prefix of everything a user owns. */
 export function userPrefix(userId: string): string {
 	return `users/${userId}/`;
@@ -40,4 +42,13 @@ export async function deleteUserObjects(bucket: R2Bucket, userId: string): Promi
 		cursor = page.truncated ? page.cursor : undefined;
 	} while (cursor);
 	return deleted;
+}
+
+/** Deletes an object whose row is gone; a failure only leaves work for the sweep. */
+export async function deleteObjectQuietly(bucket: R2Bucket, key: string): Promise<void> {
+	try {
+		await bucket.delete(key);
+	} catch (error) {
+		log("warn", "object_delete_failed", { key, message: error instanceof Error ? error.message : String(error) });
+	}
 }

@@ -3,13 +3,6 @@ import { type ImageType, SNIFF_BYTES, sniffImage } from "../lib/image-sniff";
 import { type StructureProblem, type StructureScanner, structureScanner } from "../lib/image-structure";
 import { stripMetadata } from "../lib/image-strip";
 
-/**
- * Room for multipart framing around the `image` part: boundaries, part headers (a long file name
- * included) and a few small fields. Only the multipart body limit adds it; the file itself is
- * still held to MAX_IMAGE_BYTES.
- */
-export const MULTIPART_OVERHEAD = 64 * 1024;
-
 /** Why an upload was refused; the route turns each into its problem code. */
 export type Refusal =
 	| { reason: "too_large"; limit: number }
@@ -68,93 +61,6 @@ const TYPE_ALIASES: Record<string, ImageType> = {
 
 /** A part without a real claim: browsers and curl fall back to these when they do not know the type. */
 const NO_CLAIM = new Set(["", "application/octet-stream"]);
-
-function mediaType(header: string | null | undefined): string {
-	return (header ?? "").split(";", 1)[0]?.trim().toLowerCase() ?? "";
-}
-
-/** Content-Length as a number, or null when absent, malformed, or overridden by chunked framing. */
-function declaredLength(headers: Headers): number | null {
-	if (headers.has("transfer-encoding")) return null;
-	const value = headers.get("content-length");
-	if (value === null || !/^\d+$/.test(value.trim())) return null;
-	return Number(value);
-}
-
-/**
- * Opens an image upload sent either as multipart (field `image`) or as raw bytes with an image
- * Content-Type. A declared Content-Length over the limit is refused before a byte of the body is
- * read. Multipart has to be parsed in memory (the File is held once); a chunked multipart body is
- * cut off as soon as it passes the limit instead of being buffered whole.
- *
- * @param request The incoming request; its body is consumed only on success.
- * @param maxBytes MAX_IMAGE_BYTES.
- * @param filenameParam `?filename=`, used for raw bodies and as a fallback for nameless parts.
- */
-export async function openUpload(
-	request: Request,
-	maxBytes: number,
-	filenameParam: string | undefined,
-): Promise<Outcome<UploadSource>> {
-	const type = mediaType(request.headers.get("content-type"));
-	const length = declaredLength(request.headers);
-	if (type === "multipart/form-data") {
-		const formLimit = maxBytes + MULTIPART_OVERHEAD;
-		if (length !== null && length > formLimit) return refuse({ reason: "too_large", limit: maxBytes });
-		return openMultipart(request, length === null ? formLimit : null, maxBytes, filenameParam);
-	}
-	if (!type.startsWith("image/")) return refuse({ reason: "unsupported_type" });
-	if (length !== null && length > maxBytes) return refuse({ reason: "too_large", limit: maxBytes });
-	return {
-		ok: true,
-		value: {
-			stream: request.body ?? emptyStream(),
-			length: request.body ? length : 0,
-			// A raw body's Content-Type only has to say "an image" (checked above): when it names
-			// another image type than the bytes, the bytes win (API.md v1.1), so it makes no claim.
-			declaredType: null,
-			filename: filenameParam ?? null,
-		},
-	};
-}
-
-async function openMultipart(
-	request: Request,
-	streamLimit: number | null,
-	maxBytes: number,
-	filenameParam: string | undefined,
-): Promise<Outcome<UploadSource>> {
-	let overflowed = false;
-	let source = request;
-	if (streamLimit !== null && request.body) {
-		// Without a Content-Length only counting the bytes as they arrive can stop an endless body.
-		const body = request.body.pipeThrough(
-			countingStream(streamLimit, () => {
-				overflowed = true;
-			}),
-		);
-		source = new Request(request.url, { method: request.method, headers: request.headers, body });
-	}
-	let form: FormData;
-	try {
-		form = await source.formData();
-	} catch {
-		if (overflowed) return refuse({ reason: "too_large", limit: maxBytes });
-		return refuse({ reason: "invalid_form", field: "" });
-	}
-	const file = form.get("image");
-	if (!(file instanceof File)) return refuse({ reason: "invalid_form", field: "image" });
-	if (file.size > maxBytes) return refuse({ reason: "too_large", limit: maxBytes });
-	return {
-		ok: true,
-		value: {
-			stream: file.stream(),
-			length: file.size,
-			declaredType: mediaType(file.type),
-			filename: file.name || filenameParam || null,
-		},
-	};
-}
 
 /**
  * Reads just enough of the upload to decide its type and dimensions from the bytes, then checks
@@ -458,10 +364,6 @@ export function refuse(refusal: Refusal): { ok: false; refusal: Refusal } {
 	return { ok: false, refusal };
 }
 
-function emptyStream(): ReadableStream<Uint8Array> {
-	return new ReadableStream({ start: (controller) => controller.close() });
-}
-
 /** Hands the chunks out one by one and lets go of each, so they can be freed as R2 consumes them. */
 function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
 	let index = 0;
@@ -482,19 +384,3 @@ function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** Passes bytes through until more than `limit` have gone by, then fails the stream. */
-function countingStream(limit: number, onOverflow: () => void): TransformStream<Uint8Array, Uint8Array> {
-	let seen = 0;
-	return new TransformStream({
-		transform(chunk, controller) {
-			seen += chunk.byteLength;
-			if (seen > limit) {
-				onOverflow();
-				controller.error(new Error("body over its limit"));
-				return;
-			}
-			controller.enqueue(chunk);
-		},
-	});
-}

@@ -1,6 +1,6 @@
+import type { ReadConditions } from "../lib/http-conditions";
 import { contentDisposition } from "../lib/http-file";
 import { type TransformOptions, type VariantParams, transformOptions, variantName } from "../lib/variants";
-import { lenientEntityTags } from "./downloads";
 import { imageKey, userPrefix, variantKey, variantsPrefix } from "./storage";
 
 /*
@@ -53,12 +53,11 @@ export async function serveVariant(
 	transformer: Transformer,
 	source: VariantSource,
 	params: VariantParams,
-	requestHeaders: Headers,
+	conditions: Pick<ReadConditions, "ifNoneMatch">,
 	options: { cacheControl: string; maxBytes: number },
 ): Promise<VariantResult> {
 	const key = variantKey(source.userId, source.imageId, source.etag, variantName(params));
-	const ifNoneMatch = requestHeaders.get("if-none-match");
-	const tags = ifNoneMatch === null ? "" : lenientEntityTags(ifNoneMatch);
+	const tags = conditions.ifNoneMatch;
 	// With If-None-Match matching, R2 answers with the object's metadata and no body.
 	const cached: R2Object | R2ObjectBody | null = await bucket.get(key, {
 		onlyIf: tags ? new Headers({ "If-None-Match": tags }) : undefined,

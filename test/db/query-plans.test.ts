@@ -11,7 +11,7 @@ import { fakeOrigin } from "../helpers/network";
 import { tokenFrom, waitForMail } from "../helpers/resend";
 import { SoftwareAuthenticator, addPasskey, signInWithPasskey } from "../helpers/webauthn";
 import { appWith } from "../helpers/worker";
-import { encodeCursor } from "../../src/services/images";
+import { encodeCursor } from "../../src/lib/cursors";
 
 /** Tables whose row count grows with users and their activity: a full scan of one is a cost that grows too. */
 const USER_SIZED_TABLES = [
