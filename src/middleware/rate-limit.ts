@@ -62,7 +62,7 @@ export async function enforceRateLimit(
 	rule: RateLimitRule,
 ): Promise<string> {
 	const key = rateLimitKey(scope, subject);
-	const result = await hit(c.get("db"), key, rule.limit, rule.windowSeconds);
+	const result = await hit(c.get("deps").db, key, rule.limit, rule.windowSeconds);
 	if (!result.allowed) {
 		log("warn", "rate_limited", { requestId: c.get("requestId"), scope, count: result.count });
 		throw rateLimitedError(result.retryAfterSeconds);
@@ -76,13 +76,13 @@ export async function enforceRateLimit(
  */
 export const limitPerClient = (scope: RateLimitScope, rule: (config: Config) => RateLimitRule) =>
 	createMiddleware<AppEnv>(async (c, next) => {
-		await enforceRateLimit(c, scope, clientBucket(c), rule(c.get("config")));
+		await enforceRateLimit(c, scope, clientBucket(c), rule(c.get("deps").config));
 		await next();
 	});
 
 /** Route middleware, after requireAuth: counts uploads (new or replaced bytes) per signed-in user. */
 export const limitUploadsPerUser = () =>
 	createMiddleware<AppEnv>(async (c, next) => {
-		await enforceRateLimit(c, "upload_user", c.get("auth").user.id, c.get("config").RATE_LIMIT_UPLOAD_USER);
+		await enforceRateLimit(c, "upload_user", c.get("auth").user.id, c.get("deps").config.RATE_LIMIT_UPLOAD_USER);
 		await next();
 	});
