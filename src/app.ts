@@ -54,7 +54,7 @@ export function createApp() {
 	app.use("*", detectLanguage());
 	app.use("*", provideServices());
 	app.use("*", serverTiming());
-	app.use("*", (c, next) => corsFor(c.get("config"))(c, next));
+	app.use("*", (c, next) => corsFor(c.get("deps").config)(c, next));
 	app.use("/v1/auth/*", jsonBodyLimit());
 	app.on(
 		["PATCH", "PUT", "POST", "DELETE"],
@@ -112,7 +112,7 @@ export function createApp() {
 	app.route(
 		"/",
 		docsRoutes((c) => {
-			const serverUrl = c.get("config").APP_URL;
+			const serverUrl = c.get("deps").config.APP_URL;
 			let document = documents.get(serverUrl);
 			if (!document) {
 				document = app.getOpenAPI31Document({

@@ -29,10 +29,10 @@ function bearerKey(header: string | undefined): string | null {
  */
 export const requireAdminKey = () =>
 	createMiddleware<AppEnv>(async (c, next) => {
-		const config = c.get("config");
+		const config = c.get("deps").config;
 		const expected = config.ADMIN_API_KEY;
 		if (!expected) throw new AppError("not_found");
-		const db = c.get("db");
+		const db = c.get("deps").db;
 		const rule = config.RATE_LIMIT_ADMIN_AUTH_IP;
 		const key = rateLimitKey("admin_auth_ip", clientBucket(c));
 		const seen = await peek(db, key);

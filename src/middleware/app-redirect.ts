@@ -9,7 +9,7 @@ import type { AppEnv } from "../types";
  */
 export function appRedirect(c: Context<AppEnv>, value: string | undefined): string | null {
 	if (value === undefined) return null;
-	const allowed = allowedAppRedirect(c.get("config").APP_REDIRECT_URLS, value);
+	const allowed = allowedAppRedirect(c.get("deps").config.APP_REDIRECT_URLS, value);
 	if (!allowed) throw new AppError("redirect_uri_not_allowed");
 	return allowed;
 }

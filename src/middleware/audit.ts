@@ -20,7 +20,7 @@ export function audit(c: Context<AppEnv>, type: AuditEventType, userId: string, 
 	const event: AuditEvent = { userId, type, ...requestOrigin(c), detail };
 	const requestId = c.get("requestId");
 	c.executionCtx.waitUntil(
-		recordEvent(c.get("db"), event).catch((error: unknown) =>
+		recordEvent(c.get("deps").db, event).catch((error: unknown) =>
 			log("error", "audit_write_failed", {
 				requestId,
 				type,

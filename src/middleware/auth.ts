@@ -19,7 +19,7 @@ function bearerToken(header: string | undefined): string | null {
 export async function verifyBearer(c: Context<AppEnv>): Promise<AccessClaims> {
 	const token = bearerToken(c.req.header("Authorization"));
 	if (!token) throw new AppError("unauthorized");
-	const config = c.get("config");
+	const config = c.get("deps").config;
 	const keys = await accessTokenKeys(config);
 	const nowSeconds = Math.floor(Date.now() / 1000);
 	const known = verifiedTokens(keys).get(token);
@@ -76,7 +76,7 @@ function remember(tokens: Map<string, AccessClaims>, token: string, claims: Acce
 export const requireAuth = () =>
 	createMiddleware<AppEnv>(async (c, next) => {
 		const claims = await verifyBearer(c);
-		const active = await findActiveSession(c.get("db"), claims.sid, claims.sub);
+		const active = await findActiveSession(c.get("deps").db, claims.sid, claims.sub);
 		if (!active) throw new AppError("unauthorized");
 		c.set("auth", { ...active, claims });
 		preferUserLocale(c, active.user.locale);
@@ -86,7 +86,7 @@ export const requireAuth = () =>
 /** Throws `fresh_token_required` unless the access token came from a login within FRESH_TOKEN_SECONDS. */
 export function assertFreshToken(c: Context<AppEnv>): void {
 	const { claims } = c.get("auth");
-	const config = c.get("config");
+	const config = c.get("deps").config;
 	const age = Math.floor(Date.now() / 1000) - claims.iat;
 	if (!claims.fresh || age > config.FRESH_TOKEN_SECONDS) {
 		throw new AppError("fresh_token_required", { params: { minutes: Math.ceil(config.FRESH_TOKEN_SECONDS / 60) } });

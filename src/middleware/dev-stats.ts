@@ -9,7 +9,7 @@ import type { AppEnv } from "../types";
  * once. Local development and tests only; everywhere else it does not exist (404).
  */
 export function devHashStats(c: Context<AppEnv>): Response {
-	if (!c.get("config").isLocal) throw new AppError("not_found");
+	if (!c.get("deps").config.isLocal) throw new AppError("not_found");
 	const stats = passwordHashStats();
 	return c.json(
 		{

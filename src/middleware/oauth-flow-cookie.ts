@@ -39,8 +39,8 @@ export async function startBrowserFlow(
 	provider: OAuthProvider,
 	options: { redirectUri: string | null; link?: FlowState["link"] },
 ): Promise<URL> {
-	const config = c.get("config");
-	const { url, sealed } = await startFlow(c.get("db"), provider, options);
+	const config = c.get("deps").config;
+	const { url, sealed } = await startFlow(c.get("deps").db, provider, options);
 	await setSignedCookie(c, cookieName(provider.id), sealed, cookieSecret(config), {
 		...cookieOptions(config, provider.id),
 		maxAge: FLOW_TTL_SECONDS,
@@ -57,10 +57,10 @@ export async function takeBrowserFlow(
 	provider: ProviderId,
 	state: string | undefined,
 ): Promise<FlowState | null> {
-	const config = c.get("config");
+	const config = c.get("deps").config;
 	const name = cookieName(provider);
 	const sealed = await getSignedCookie(c, cookieSecret(config), name);
 	// One attempt per flow: whatever happens next, this browser's flow is over.
 	if (sealed !== undefined) deleteCookie(c, name, cookieOptions(config, provider));
-	return finishFlow(c.get("db"), provider, sealed || undefined, state);
+	return finishFlow(c.get("deps").db, provider, sealed || undefined, state);
 }

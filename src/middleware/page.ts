@@ -19,6 +19,6 @@ export function pageResponse<S extends ContentfulStatusCode = 200>(
 	headers: Record<string, string> = PAGE_HEADERS,
 ) {
 	const lang = c.get("lang");
-	const page = renderPage({ lang, dir: directionOf(lang), appName: c.get("config").APP_NAME, title, body });
+	const page = renderPage({ lang, dir: directionOf(lang), appName: c.get("deps").config.APP_NAME, title, body });
 	return c.html(page, (status ?? 200) as S, headers);
 }

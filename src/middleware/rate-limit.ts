@@ -62,7 +62,7 @@ export async function enforceRateLimit(
 	rule: RateLimitRule,
 ): Promise<string> {
 	const key = rateLimitKey(scope, subject);
-	const result = await hit(c.get("db"), key, rule.limit, rule.windowSeconds);
+	const result = await hit(c.get("deps").db, key, rule.limit, rule.windowSeconds);
 	if (!result.allowed) throw rateLimitTripped(c, scope, result);
 	return key;
 }
@@ -85,14 +85,14 @@ export const limitPerClient = (
 ) =>
 	createMiddleware<AppEnv>(async (c, next) => {
 		if (!options.inHandler) {
-			await enforceRateLimit(c, scope, clientBucket(c), rule(c.get("config")));
+			await enforceRateLimit(c, scope, clientBucket(c), rule(c.get("deps").config));
 			await next();
 			return;
 		}
 		const limit: ClientLimit = {
 			scope,
 			key: rateLimitKey(scope, clientBucket(c)),
-			rule: rule(c.get("config")),
+			rule: rule(c.get("deps").config),
 			taken: false,
 		};
 		c.set("clientLimit", limit);
@@ -121,6 +121,6 @@ export function rateLimitTripped(
 /** Route middleware, after requireAuth: counts uploads (new or replaced bytes) per signed-in user. */
 export const limitUploadsPerUser = () =>
 	createMiddleware<AppEnv>(async (c, next) => {
-		await enforceRateLimit(c, "upload_user", c.get("auth").user.id, c.get("config").RATE_LIMIT_UPLOAD_USER);
+		await enforceRateLimit(c, "upload_user", c.get("auth").user.id, c.get("deps").config.RATE_LIMIT_UPLOAD_USER);
 		await next();
 	});

@@ -48,7 +48,7 @@ const listRoute = createRoute({
 });
 
 accountRoutes.openapi(listRoute, async (c) => {
-	const accounts = await listLinkedAccounts(c.get("dbRead"), c.get("auth").user.id);
+	const accounts = await listLinkedAccounts(c.get("deps").dbRead, c.get("auth").user.id);
 	return c.json(
 		{
 			accounts: accounts.map((account) => ({
@@ -92,13 +92,13 @@ accountRoutes.openapi(linkRoute, async (c) => {
 	// The body is optional; a redirect_uri may also come in the query, as for GET /v1/auth/oauth/:provider.
 	const redirectUri = allowedRedirectUri(c, c.req.valid("json").redirect_uri ?? c.req.valid("query").redirect_uri);
 	const { user, session } = c.get("auth");
-	const ticket = await issueLinkTicket(c.get("db"), {
+	const ticket = await issueLinkTicket(c.get("deps").db, {
 		userId: user.id,
 		sessionId: session.id,
 		provider: provider.id,
 		redirectUri,
 	});
-	const url = new URL(`/v1/auth/oauth/${provider.id}/link`, c.get("config").appUrl);
+	const url = new URL(`/v1/auth/oauth/${provider.id}/link`, c.get("deps").config.appUrl);
 	url.searchParams.set("ticket", ticket);
 	return c.json({ authorization_url: url.toString() }, 200, { "Cache-Control": "no-store" });
 });
@@ -127,8 +127,8 @@ const unlinkRoute = createRoute({
 
 accountRoutes.openapi(unlinkRoute, async (c) => {
 	const provider = c.req.valid("param").provider;
-	const enabled = enabledProviders(c.get("config")).map(({ id }): string => id);
-	const result = await unlinkOAuthIdentity(c.get("db"), c.get("auth").user.id, provider, enabled);
+	const enabled = enabledProviders(c.get("deps").config).map(({ id }): string => id);
+	const result = await unlinkOAuthIdentity(c.get("deps").db, c.get("auth").user.id, provider, enabled);
 	if (result.ok) {
 		audit(c, "oauth_unlinked", c.get("auth").user.id, { provider });
 		return c.body(null, 204);

@@ -58,8 +58,8 @@ const listRoute = createRoute({
 
 adminRoutes.openapi(listRoute, async (c) => {
 	const { email, limit, cursor } = c.req.valid("query");
-	const page = await listUsers(c.get("db"), { email, limit, after: cursor });
-	const appUrl = c.get("config").appUrl;
+	const page = await listUsers(c.get("deps").db, { email, limit, after: cursor });
+	const appUrl = c.get("deps").config.appUrl;
 	return c.json(
 		{
 			users: page.users.map((row) => presentAdminUser(row, appUrl)),
@@ -71,9 +71,9 @@ adminRoutes.openapi(listRoute, async (c) => {
 
 /** The admin object of `id`, or 404 user_not_found. */
 async function adminUser(c: Context<AppEnv>, id: string) {
-	const row = await findAdminUser(c.get("db"), id);
+	const row = await findAdminUser(c.get("deps").db, id);
 	if (!row) throw new AppError("user_not_found");
-	return presentAdminUser(row, c.get("config").appUrl);
+	return presentAdminUser(row, c.get("deps").config.appUrl);
 }
 
 const getRoute = createRoute({
@@ -108,7 +108,7 @@ const disableRoute = createRoute({
 
 adminRoutes.openapi(disableRoute, async (c) => {
 	const { id } = c.req.valid("param");
-	if (!(await disableUser(c.get("db"), c.get("events"), id))) throw new AppError("user_not_found");
+	if (!(await disableUser(c.get("deps").db, c.get("events"), id))) throw new AppError("user_not_found");
 	return c.json(await adminUser(c, id), 200);
 });
 
@@ -128,7 +128,7 @@ const enableRoute = createRoute({
 
 adminRoutes.openapi(enableRoute, async (c) => {
 	const { id } = c.req.valid("param");
-	if (!(await enableUser(c.get("db"), id))) throw new AppError("user_not_found");
+	if (!(await enableUser(c.get("deps").db, id))) throw new AppError("user_not_found");
 	return c.json(await adminUser(c, id), 200);
 });
 
@@ -147,7 +147,7 @@ const revokeRoute = createRoute({
 });
 
 adminRoutes.openapi(revokeRoute, async (c) => {
-	if (!(await revokeSessionsAsAdmin(c.get("db"), c.req.valid("param").id))) throw new AppError("user_not_found");
+	if (!(await revokeSessionsAsAdmin(c.get("deps").db, c.req.valid("param").id))) throw new AppError("user_not_found");
 	return c.body(null, 204);
 });
 
@@ -167,8 +167,8 @@ const deleteRoute = createRoute({
 
 adminRoutes.openapi(deleteRoute, async (c) => {
 	const { id } = c.req.valid("param");
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	if (!(await userExists(db, id))) throw new AppError("user_not_found");
-	await deleteAccount(db, c.env.IMAGES, c.get("events"), id, "admin");
+	await deleteAccount(db, c.get("deps").bucket, c.get("events"), id, "admin");
 	return c.body(null, 204);
 });

@@ -55,8 +55,8 @@ const registerRoute = createRoute({
 authRoutes.openapi(registerRoute, async (c) => {
 	const { redirect_to, ...body } = c.req.valid("json");
 	const redirectTo = appRedirect(c, redirect_to);
-	const db = c.get("db");
-	const config = c.get("config");
+	const db = c.get("deps").db;
+	const config = c.get("deps").config;
 	const result = await registerUser(db, c.get("events"), { ...body, locale: body.locale ?? c.get("lang") });
 	// Same status and body either way; only the mail differs, and only its owner sees it.
 	const kind = result.status === "created" ? "confirm" : "exists";
@@ -65,7 +65,7 @@ authRoutes.openapi(registerRoute, async (c) => {
 	const mailBudget = await hit(db, rateLimitKey("register_mail", result.user.email), limit, windowSeconds);
 	if (result.status === "created" || mailBudget.allowed) {
 		const outboxId = await queueAccountMail(db, config, result.user, kind, redirectTo);
-		c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
+		c.executionCtx.waitUntil(deliverMail(db, c.get("deps").mail, [outboxId]));
 	}
 	audit(c, result.status === "created" ? "register" : "register_existing", result.user.id);
 	return c.json({ message: c.get("t")("messages.register_accepted") }, 202);
@@ -98,9 +98,9 @@ const loginRoute = createRoute({
 
 authRoutes.openapi(loginRoute, async (c) => {
 	const { email, password } = c.req.valid("json");
-	const config = c.get("config");
+	const config = c.get("deps").config;
 	const clientLimit = takeClientLimit(c);
-	const result = await passwordSignIn(c.get("db"), config, {
+	const result = await passwordSignIn(c.get("deps").db, config, {
 		email,
 		password,
 		clientLimit,
@@ -144,8 +144,8 @@ const mfaRoute = createRoute({
 
 authRoutes.openapi(mfaRoute, async (c) => {
 	const body = c.req.valid("json");
-	const db = c.get("db");
-	const config = c.get("config");
+	const db = c.get("deps").db;
+	const config = c.get("deps").config;
 	// The per-address count and the challenge's lookup share one round trip.
 	const clientLimit = takeClientLimit(c);
 	const now = Date.now();
@@ -201,13 +201,13 @@ const refreshRoute = createRoute({
 
 authRoutes.openapi(refreshRoute, async (c) => {
 	const result = await rotateRefreshToken(
-		c.get("db"),
+		c.get("deps").db,
 		c.req.valid("json").refresh_token,
-		c.get("config").REFRESH_REUSE_SECONDS,
+		c.get("deps").config.REFRESH_REUSE_SECONDS,
 	);
 	if (!result.ok && result.reason === "reused") audit(c, "refresh_token_reused", result.userId);
 	if (!result.ok) throw new AppError(result.reason === "reused" ? "refresh_token_reused" : "invalid_refresh_token");
-	const body = await issueTokenResponse(c.get("config"), { ...result, fresh: false });
+	const body = await issueTokenResponse(c.get("deps").config, { ...result, fresh: false });
 	return c.json(body, 200);
 });
 
@@ -223,7 +223,7 @@ const logoutRoute = createRoute({
 });
 
 authRoutes.openapi(logoutRoute, async (c) => {
-	await revokeSession(c.get("db"), c.get("auth").session.id);
+	await revokeSession(c.get("deps").db, c.get("auth").session.id);
 	audit(c, "logout", c.get("auth").user.id);
 	return c.body(null, 204);
 });
@@ -240,7 +240,7 @@ const logoutAllRoute = createRoute({
 });
 
 authRoutes.openapi(logoutAllRoute, async (c) => {
-	await revokeUserSessions(c.get("db"), c.get("auth").user.id);
+	await revokeUserSessions(c.get("deps").db, c.get("auth").user.id);
 	audit(c, "logout_all", c.get("auth").user.id);
 	return c.body(null, 204);
 });

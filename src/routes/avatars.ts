@@ -55,7 +55,7 @@ avatarRoutes.openapi(setRoute, async (c) => {
 	const { user, providers } = c.get("auth");
 	const result = await setAvatar(imageStore(c), user, source);
 	if (!result.ok) throw refusalError(c, result.refusal, "avatar_not_found");
-	const avatarUrl = presentUser(result.value, providers, c.get("config").appUrl).avatar_url;
+	const avatarUrl = presentUser(result.value, providers, c.get("deps").config.appUrl).avatar_url;
 	if (!avatarUrl) throw new AppError("avatar_not_found");
 	return c.json({ avatar_url: avatarUrl }, 200);
 });
@@ -75,7 +75,7 @@ const deleteRoute = createRoute({
 });
 
 avatarRoutes.openapi(deleteRoute, async (c) => {
-	const deleted = await deleteAvatar(c.get("db"), c.env.IMAGES, c.get("auth").user.id);
+	const deleted = await deleteAvatar(c.get("deps").db, c.get("deps").bucket, c.get("auth").user.id);
 	if (!deleted) throw new AppError("avatar_not_found");
 	audit(c, "avatar_deleted", c.get("auth").user.id);
 	return c.body(null, 204);
@@ -104,10 +104,10 @@ const getRoute = createRoute({
 
 avatarRoutes.openapi(getRoute, async (c) => {
 	const userId = c.req.valid("param").id;
-	const avatar = await findAvatar(c.get("dbRead"), userId);
+	const avatar = await findAvatar(c.get("deps").dbRead, userId);
 	if (!avatar) throw new AppError("avatar_not_found");
 	const versioned = c.req.valid("query").v === avatar.etag;
-	const result = await downloadObject(c.env.IMAGES, avatarKey(userId), readConditions(c.req.raw.headers), {
+	const result = await downloadObject(c.get("deps").bucket, avatarKey(userId), readConditions(c.req.raw.headers), {
 		cacheControl: versioned ? VERSIONED_CACHE : UNVERSIONED_CACHE,
 		filename: `avatar.${avatar.contentType.slice("image/".length)}`,
 	});

@@ -88,7 +88,7 @@ function outcomeError(outcome: Exclude<Outcome, "ok">): AppError {
 /** The "continue" link of a result page back to the app page the link was requested from. */
 function continueLink(c: Context<AppEnv>, redirectTo: string | null, status: "confirmed" | "password_reset") {
 	if (!redirectTo) return "";
-	return html`<p><a href="${continueUrl(redirectTo, status)}">${c.get("t")("pages.continue", { app: c.get("config").APP_NAME })}</a></p>`;
+	return html`<p><a href="${continueUrl(redirectTo, status)}">${c.get("t")("pages.continue", { app: c.get("deps").config.APP_NAME })}</a></p>`;
 }
 
 /**
@@ -145,7 +145,7 @@ async function confirmationState(
 	c: Context<AppEnv>,
 	token: string,
 ): Promise<{ state: TokenState | "confirmed"; redirectTo: string | null }> {
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	const { state, userId, locale, redirectTo = null } = await inspectVerificationToken(db, token, "confirm_email");
 	if (locale) preferUserLocale(c, locale);
 	if (state !== "spent" || !userId) return { state, redirectTo };
@@ -217,7 +217,7 @@ const confirmRoute = createRoute({
 
 confirmationRoutes.openapi(confirmRoute, async (c) => {
 	const { token } = jsonOrFormBody(c, tokenBody);
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	const spent = await confirmEmail(db, c.get("events"), token);
 	let outcome: Outcome = "ok";
 	let deadRedirectTo: string | null = null;
@@ -264,7 +264,7 @@ confirmationRoutes.openapi(resendRoute, async (c) => {
 	const body = jsonOrFormBody(c, emailBody);
 	const redirectTo = appRedirect(c, body.redirect_to);
 	const email = normalizeEmail(body.email);
-	await enforceRateLimit(c, "resend_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
+	await enforceRateLimit(c, "resend_email", email, c.get("deps").config.RATE_LIMIT_MAIL_EMAIL);
 	mailOwnerAfterResponse(c, email, (user) => (user.emailConfirmedAt ? null : "confirm"), redirectTo);
 	return accepted(c, "messages.confirmation_resent", "pages.confirm.title");
 });
@@ -291,7 +291,7 @@ confirmationRoutes.openapi(forgotRoute, async (c) => {
 	const body = jsonOrFormBody(c, emailBody);
 	const redirectTo = appRedirect(c, body.redirect_to);
 	const email = normalizeEmail(body.email);
-	await enforceRateLimit(c, "forgot_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
+	await enforceRateLimit(c, "forgot_email", email, c.get("deps").config.RATE_LIMIT_MAIL_EMAIL);
 	mailOwnerAfterResponse(c, email, () => "reset", redirectTo);
 	return accepted(c, "messages.reset_requested", "pages.reset.title");
 });
@@ -309,9 +309,9 @@ function mailOwnerAfterResponse(
 	kindFor: (user: User) => MailKind | null,
 	redirectTo: string | null,
 ): void {
-	const db = c.get("db");
-	const config = c.get("config");
-	const mail = c.get("mail");
+	const db = c.get("deps").db;
+	const config = c.get("deps").config;
+	const mail = c.get("deps").mail;
 	const requestId = c.get("requestId");
 	const work = async () => {
 		await new Promise((resolve) => setTimeout(resolve, 0));
@@ -356,7 +356,7 @@ confirmationRoutes.openapi(resetPageRoute, async (c) => {
 		locale,
 		redirectTo = null,
 	} = token
-		? await inspectVerificationToken(c.get("db"), token, "reset_password")
+		? await inspectVerificationToken(c.get("deps").db, token, "reset_password")
 		: { state: "invalid", locale: undefined };
 	if (locale) preferUserLocale(c, locale);
 	const t = c.get("t");
@@ -448,7 +448,7 @@ async function resetPassword(
 	token: string,
 	password: string,
 ): Promise<{ outcome: Exclude<Outcome, "already">; redirectTo: string | null }> {
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	const peek = await inspectVerificationToken(db, token, "reset_password");
 	// A dead link's redirect_to still matters: its page's "new link" form carries it along.
 	if (peek.state === "expired") return { outcome: "expired", redirectTo: peek.redirectTo ?? null };

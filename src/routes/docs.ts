@@ -13,8 +13,8 @@ export function docsRoutes(document: (c: Context<AppEnv>) => ReferenceDocument) 
 	routes.get("/", (c) =>
 		c.json({
 			name: "Atrium API",
-			docs: new URL("/docs", c.get("config").appUrl).toString(),
-			openapi: new URL("/openapi.json", c.get("config").appUrl).toString(),
+			docs: new URL("/docs", c.get("deps").config.appUrl).toString(),
+			openapi: new URL("/openapi.json", c.get("deps").config.appUrl).toString(),
 		}),
 	);
 

@@ -53,12 +53,12 @@ emailChangeRoutes.openapi(requestRoute, async (c) => {
 	assertFreshToken(c);
 	const { user } = c.get("auth");
 	const newEmail = normalizeEmail(c.req.valid("json").new_email);
-	await enforceRateLimit(c, "email_change_user", user.id, c.get("config").RATE_LIMIT_MAIL_EMAIL);
+	await enforceRateLimit(c, "email_change_user", user.id, c.get("deps").config.RATE_LIMIT_MAIL_EMAIL);
 	// After the response, as the other mail-sending routes do: whether the new address is taken
 	// decides what is mailed, and that must not show in the answer's timing.
-	const db = c.get("db");
-	const config = c.get("config");
-	const mail = c.get("mail");
+	const db = c.get("deps").db;
+	const config = c.get("deps").config;
+	const mail = c.get("deps").mail;
 	const requestId = c.get("requestId");
 	const work = async () => {
 		await new Promise((resolve) => setTimeout(resolve, 0));
@@ -95,7 +95,7 @@ const pageRoute = createRoute({
 emailConfirmRoutes.openapi(pageRoute, async (c) => {
 	const token = c.req.valid("query").token ?? "";
 	const { state, locale } = token
-		? await inspectVerificationToken(c.get("db"), token, "change_email")
+		? await inspectVerificationToken(c.get("deps").db, token, "change_email")
 		: { state: "invalid" as const, locale: undefined };
 	if (locale) preferUserLocale(c, locale);
 	const t = c.get("t");
@@ -161,7 +161,7 @@ const confirmRoute = createRoute({
 
 emailConfirmRoutes.openapi(confirmRoute, async (c) => {
 	const { token } = jsonOrFormBody(c, tokenBody);
-	const result = await confirmEmailChange(c.get("db"), c.get("events"), token);
+	const result = await confirmEmailChange(c.get("deps").db, c.get("events"), token);
 	if (result.ok) {
 		preferUserLocale(c, result.user.locale);
 		audit(c, "email_changed", result.user.id);

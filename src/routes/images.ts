@@ -114,8 +114,9 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 	const variant = variantOf(c.req.valid("query"));
 	// The key follows from the verified token, so a plain download reads R2 while D1 checks the
 	// session and the row; the bytes are only answered once both say yes, else dropped unread.
-	const started = !variant && plainGet(c.req.raw.headers) ? c.env.IMAGES.get(imageKey(claims.sub, imageId)) : undefined;
-	const found = await findImageInSession(c.get("db"), { sessionId: claims.sid, userId: claims.sub, imageId });
+	const started =
+		!variant && plainGet(c.req.raw.headers) ? c.get("deps").bucket.get(imageKey(claims.sub, imageId)) : undefined;
+	const found = await findImageInSession(c.get("deps").db, { sessionId: claims.sid, userId: claims.sub, imageId });
 	if (!found?.image) discardStarted(started);
 	if (!found) throw new AppError("unauthorized");
 	preferUserLocale(c, found.locale);
@@ -123,24 +124,29 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 	if (!image) throw new AppError("image_not_found");
 	if (variant) {
 		const made = await serveVariant(
-			c.env.IMAGES,
+			c.get("deps").bucket,
 			imagesTransformer(c.env.IMAGE_TRANSFORMS),
 			{ userId: claims.sub, imageId: image.id, etag: image.etag, filename: image.filename },
 			variant,
 			readConditions(c.req.raw.headers),
-			{ cacheControl: "private", maxBytes: c.get("config").MAX_IMAGE_BYTES },
+			{ cacheControl: "private", maxBytes: c.get("deps").config.MAX_IMAGE_BYTES },
 		);
 		if (made.kind === "missing") throw new AppError("image_not_found");
 		// Only the Images binding decodes pixels: bytes that passed the upload checks can still fail it.
 		if (made.kind === "untransformable") throw new AppError("unsupported_image_type");
 		return made.response;
 	}
-	const result = await downloadObject(c.env.IMAGES, imageKey(claims.sub, image.id), readConditions(c.req.raw.headers), {
-		cacheControl: "private",
-		filename: image.filename,
-		known: { size: image.size, etag: image.etag },
-		started,
-	});
+	const result = await downloadObject(
+		c.get("deps").bucket,
+		imageKey(claims.sub, image.id),
+		readConditions(c.req.raw.headers),
+		{
+			cacheControl: "private",
+			filename: image.filename,
+			known: { size: image.size, etag: image.etag },
+			started,
+		},
+	);
 	if (result.kind === "missing") throw new AppError("image_not_found");
 	if (result.kind === "unsatisfiable") {
 		throw new AppError("range_not_satisfiable", { headers: { "Content-Range": `bytes */${result.size}` } });
@@ -189,7 +195,7 @@ const sharedRoute = createRoute({
 imageContentRoutes.openapi(
 	sharedRoute,
 	async (c) => {
-		const key = await macKey(c.get("config").ENCRYPTION_KEY, "signed-image-url");
+		const key = await macKey(c.get("deps").config.ENCRYPTION_KEY, "signed-image-url");
 		const { id } = c.req.valid("param");
 		const now = Date.now();
 		const verdict = await verifyImageLink(key, id, new URL(c.req.url).searchParams, now);
@@ -197,14 +203,14 @@ imageContentRoutes.openapi(
 		const { link } = verdict;
 		if (link.variant) {
 			const made = await serveVariant(
-				c.env.IMAGES,
+				c.get("deps").bucket,
 				imagesTransformer(c.env.IMAGE_TRANSFORMS),
 				{ userId: link.ownerId, imageId: id, etag: link.etag, filename: `${id}.${link.variant.format}` },
 				link.variant,
 				readConditions(c.req.raw.headers),
 				{
 					cacheControl: `private, max-age=${Math.max(0, link.expires - Math.floor(now / 1000))}`,
-					maxBytes: c.get("config").MAX_IMAGE_BYTES,
+					maxBytes: c.get("deps").config.MAX_IMAGE_BYTES,
 				},
 			);
 			if (made.kind === "missing") throw new AppError("image_not_found");
@@ -213,7 +219,12 @@ imageContentRoutes.openapi(
 			made.response.headers.set("Cross-Origin-Resource-Policy", "cross-origin");
 			return made.response;
 		}
-		const result = await downloadLinkedImage(c.env.IMAGES, verdict.link, readConditions(c.req.raw.headers), now);
+		const result = await downloadLinkedImage(
+			c.get("deps").bucket,
+			verdict.link,
+			readConditions(c.req.raw.headers),
+			now,
+		);
 		if (result.kind === "missing") throw new AppError("image_not_found");
 		if (result.kind === "unsatisfiable") {
 			throw new AppError("range_not_satisfiable", { headers: { "Content-Range": `bytes */${result.size}` } });
@@ -273,8 +284,10 @@ imageRoutes.openapi(uploadRoute, async (c) => {
 	const source = await receiveUpload(c, c.req.valid("query").filename);
 	const result = await uploadImage(imageStore(c), c.get("auth").user.id, source);
 	if (!result.ok) throw refusalError(c, result.refusal, "image_not_found");
-	const location = new URL(imagePath(result.value.id), c.get("config").appUrl).toString();
-	return c.json(await presentImage(result.value, await contentLinks(c.get("config"))), 201, { Location: location });
+	const location = new URL(imagePath(result.value.id), c.get("deps").config.appUrl).toString();
+	return c.json(await presentImage(result.value, await contentLinks(c.get("deps").config)), 201, {
+		Location: location,
+	});
 });
 
 const listRoute = createRoute({
@@ -293,8 +306,8 @@ const listRoute = createRoute({
 
 imageRoutes.openapi(listRoute, async (c) => {
 	const { limit, cursor } = c.req.valid("query");
-	const page = await listImages(c.get("dbRead"), c.get("auth").user.id, { limit, after: cursor });
-	const links = await contentLinks(c.get("config"));
+	const page = await listImages(c.get("deps").dbRead, c.get("auth").user.id, { limit, after: cursor });
+	const links = await contentLinks(c.get("deps").config);
 	return c.json(
 		{
 			images: await Promise.all(page.images.map((image) => presentImage(image, links))),
@@ -319,9 +332,9 @@ const getRoute = createRoute({
 });
 
 imageRoutes.openapi(getRoute, async (c) => {
-	const image = await findOwnedImage(c.get("dbRead"), c.get("auth").user.id, c.req.valid("param").id);
+	const image = await findOwnedImage(c.get("deps").dbRead, c.get("auth").user.id, c.req.valid("param").id);
 	if (!image) throw new AppError("image_not_found");
-	return c.json(await presentImage(image, await contentLinks(c.get("config"))), 200);
+	return c.json(await presentImage(image, await contentLinks(c.get("deps").config)), 200);
 });
 
 const replaceRoute = createRoute({
@@ -350,7 +363,7 @@ imageRoutes.openapi(replaceRoute, async (c) => {
 	const userId = c.get("auth").user.id;
 	// Ownership and If-Match first: a refused replacement should not cost reading its body.
 	const current = await findReplaceable(
-		c.get("db"),
+		c.get("deps").db,
 		userId,
 		c.req.valid("param").id,
 		parseIfMatch(c.req.header("If-Match")),
@@ -359,7 +372,7 @@ imageRoutes.openapi(replaceRoute, async (c) => {
 	const source = await receiveUpload(c, c.req.valid("query").filename);
 	const result = await replaceImageContent(imageStore(c), current.value, source);
 	if (!result.ok) throw refusalError(c, result.refusal, "image_not_found");
-	return c.json(await presentImage(result.value, await contentLinks(c.get("config"))), 200);
+	return c.json(await presentImage(result.value, await contentLinks(c.get("deps").config)), 200);
 });
 
 const renameRoute = createRoute({
@@ -378,9 +391,9 @@ const renameRoute = createRoute({
 
 imageRoutes.openapi(renameRoute, async (c) => {
 	const { id } = c.req.valid("param");
-	const image = await renameImage(c.get("db"), c.get("auth").user.id, id, c.req.valid("json").filename);
+	const image = await renameImage(c.get("deps").db, c.get("auth").user.id, id, c.req.valid("json").filename);
 	if (!image) throw new AppError("image_not_found");
-	return c.json(await presentImage(image, await contentLinks(c.get("config"))), 200);
+	return c.json(await presentImage(image, await contentLinks(c.get("deps").config)), 200);
 });
 
 const linkRoute = createRoute({
@@ -405,7 +418,7 @@ imageRoutes.openapi(linkRoute, async (c) => {
 	// No body (or no Content-Type) reads as {}, which the schema's default does not reach.
 	const body = c.req.valid("json");
 	const expiresIn = body.expires_in ?? SHARE_LINK_SECONDS.default;
-	const link = await createImageLink(c.get("db"), await contentLinks(c.get("config")), {
+	const link = await createImageLink(c.get("deps").db, await contentLinks(c.get("deps").config), {
 		userId: c.get("auth").user.id,
 		imageId: c.req.valid("param").id,
 		seconds: expiresIn,
@@ -431,7 +444,7 @@ const deleteRoute = createRoute({
 
 imageRoutes.openapi(deleteRoute, async (c) => {
 	const { id } = c.req.valid("param");
-	const deleted = await deleteImage(c.get("db"), c.env.IMAGES, c.get("auth").user.id, id);
+	const deleted = await deleteImage(c.get("deps").db, c.get("deps").bucket, c.get("auth").user.id, id);
 	if (!deleted) throw new AppError("image_not_found");
 	audit(c, "image_deleted", c.get("auth").user.id, { image_id: id });
 	return c.body(null, 204);

@@ -55,7 +55,7 @@ magicLinkRoutes.openapi(requestRoute, async (c) => {
 	const redirectTo = appRedirect(c, body.redirect_to);
 	const email = normalizeEmail(body.email);
 	// Counted for every address, known or not, so the limit itself reveals nothing.
-	await enforceRateLimit(c, "magic_email", email, c.get("config").RATE_LIMIT_MAIL_EMAIL);
+	await enforceRateLimit(c, "magic_email", email, c.get("deps").config.RATE_LIMIT_MAIL_EMAIL);
 	mailAfterResponse(c, email, body.locale ?? c.get("lang"), redirectTo);
 	return c.json({ message: c.get("t")("messages.magic_link_sent") }, 202);
 });
@@ -67,9 +67,9 @@ magicLinkRoutes.openapi(requestRoute, async (c) => {
  * sign-up link, or nothing with MAGIC_LINK_SIGNUP=off.
  */
 function mailAfterResponse(c: Context<AppEnv>, email: string, locale: string, redirectTo: string | null): void {
-	const db = c.get("db");
-	const config = c.get("config");
-	const mail = c.get("mail");
+	const db = c.get("deps").db;
+	const config = c.get("deps").config;
+	const mail = c.get("deps").mail;
 	const requestId = c.get("requestId");
 	const work = async () => {
 		await new Promise((resolve) => setTimeout(resolve, 0));
@@ -102,7 +102,7 @@ const pageRoute = createRoute({
 // GET never spends: mail scanners prefetch links.
 magicLinkRoutes.openapi(pageRoute, async (c) => {
 	const token = c.req.valid("query").token ?? "";
-	const link = token ? await inspectMagicLink(c.get("db"), token) : { state: "invalid" as const };
+	const link = token ? await inspectMagicLink(c.get("deps").db, token) : { state: "invalid" as const };
 	if (link.locale) preferUserLocale(c, link.locale);
 	const t = c.get("t");
 	if (link.state !== "valid") {
@@ -122,7 +122,7 @@ magicLinkRoutes.openapi(pageRoute, async (c) => {
 	return pageResponse(
 		c,
 		c.get("t")("pages.magic.title"),
-		html`<p>${t("pages.magic.prompt", { app: c.get("config").APP_NAME })}</p>
+		html`<p>${t("pages.magic.prompt", { app: c.get("deps").config.APP_NAME })}</p>
 <form method="post" action="/v1/auth/magic-link/verify?lang=${c.get("lang")}">
 <input type="hidden" name="token" value="${token}">
 <button type="submit">${t("pages.magic.button")}</button>
@@ -174,7 +174,7 @@ const verifyRoute = createRoute({
 
 magicLinkRoutes.openapi(verifyRoute, async (c) => {
 	const body = jsonOrFormBody(c, magicVerifyBody);
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	const form = isFormRequest(c.req.header("Content-Type"));
 	if (form) return verifyFromPage(c, body.token ?? "");
 	const method = body.token !== undefined ? "magic_link" : "email_code";
@@ -189,7 +189,7 @@ magicLinkRoutes.openapi(verifyRoute, async (c) => {
 	}
 	auditSpend(c, result, method);
 	const providers = await linkedProviders(db, result.user.id);
-	const signIn = await signInOrChallenge(db, c.get("config"), {
+	const signIn = await signInOrChallenge(db, c.get("deps").config, {
 		user: result.user,
 		providers,
 		method,
@@ -207,7 +207,7 @@ magicLinkRoutes.openapi(verifyRoute, async (c) => {
  * sign-in through the same signInOrChallenge (TOTP answers mfa_required there).
  */
 async function verifyFromPage(c: Context<AppEnv>, token: string) {
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	const t = c.get("t");
 	const peek = token ? await inspectMagicLink(db, token) : { state: "invalid" as const, redirectTo: null };
 	if (peek.locale) preferUserLocale(c, peek.locale);
@@ -245,7 +245,7 @@ function auditSpend(c: Context<AppEnv>, result: Extract<MagicSpendResult, { ok: 
  */
 function auditWrongCode(c: Context<AppEnv>, email: string): void {
 	c.executionCtx.waitUntil(
-		findUserByEmail(c.get("db"), email)
+		findUserByEmail(c.get("deps").db, email)
 			.then((user) => {
 				if (user) audit(c, "magic_link_failed", user.id, { method: "email_code" });
 			})

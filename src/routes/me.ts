@@ -41,7 +41,7 @@ const getMeRoute = createRoute({
 
 meRoutes.openapi(getMeRoute, (c) => {
 	const { user, providers, mfa } = c.get("auth");
-	return c.json({ ...presentUser(user, providers, c.get("config").appUrl), mfa }, 200);
+	return c.json({ ...presentUser(user, providers, c.get("deps").config.appUrl), mfa }, 200);
 });
 
 const patchMeRoute = createRoute({
@@ -61,10 +61,10 @@ const patchMeRoute = createRoute({
 meRoutes.openapi(patchMeRoute, async (c) => {
 	const { user, providers } = c.get("auth");
 	const changes = c.req.valid("json");
-	const updated = await updateProfile(c.get("db"), user.id, changes);
+	const updated = await updateProfile(c.get("deps").db, user.id, changes);
 	// Answer in the newly chosen language unless the caller forced one with ?lang=.
 	if (changes.locale && c.get("langSource") !== "query") setLanguage(c, changes.locale, "user");
-	return c.json(presentUser(updated, providers, c.get("config").appUrl), 200);
+	return c.json(presentUser(updated, providers, c.get("deps").config.appUrl), 200);
 });
 
 const deleteMeRoute = createRoute({
@@ -82,7 +82,7 @@ const deleteMeRoute = createRoute({
 
 meRoutes.openapi(deleteMeRoute, async (c) => {
 	assertFreshToken(c);
-	await deleteAccount(c.get("db"), c.env.IMAGES, c.get("events"), c.get("auth").user.id);
+	await deleteAccount(c.get("deps").db, c.get("deps").bucket, c.get("events"), c.get("auth").user.id);
 	return c.body(null, 204);
 });
 
@@ -104,14 +104,14 @@ meRoutes.openapi(changePasswordRoute, async (c) => {
 	assertFreshToken(c);
 	const { user, session } = c.get("auth");
 	const body = c.req.valid("json");
-	const result = await changePassword(c.get("db"), c.get("events"), {
+	const result = await changePassword(c.get("deps").db, c.get("events"), {
 		user,
 		keepSessionId: session.id,
 		currentPassword: body.current_password,
 		newPassword: body.new_password,
 		failures: {
 			key: rateLimitKey("login_account", user.email),
-			rule: c.get("config").RATE_LIMIT_LOGIN_ACCOUNT,
+			rule: c.get("deps").config.RATE_LIMIT_LOGIN_ACCOUNT,
 		},
 	});
 	if (!result.ok) {
@@ -141,7 +141,7 @@ const activityRoute = createRoute({
 });
 
 meRoutes.openapi(activityRoute, async (c) => {
-	const events = await listEvents(c.get("dbRead"), c.get("auth").user.id, c.req.valid("query").limit);
+	const events = await listEvents(c.get("deps").dbRead, c.get("auth").user.id, c.req.valid("query").limit);
 	return c.json({ events: events.map(presentEvent) }, 200, { "Cache-Control": "no-store" });
 });
 
@@ -165,10 +165,10 @@ const exportRoute = createRoute({
 
 meRoutes.openapi(exportRoute, async (c) => {
 	const data = await exportUserData(
-		c.get("dbRead"),
-		c.env.IMAGES,
+		c.get("deps").dbRead,
+		c.get("deps").bucket,
 		c.get("auth").user,
-		await contentLinks(c.get("config")),
+		await contentLinks(c.get("deps").config),
 	);
 	const filename = `atrium-export-${data.exported_at.slice(0, 10)}.json`;
 	return c.json(data, 200, {

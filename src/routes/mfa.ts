@@ -30,22 +30,22 @@ mfaRoutes.use("*", requireAuth());
 
 const FRESH = "fresh_token_required" as const;
 
-const totpKey = (c: Context<AppEnv>) => purposeKey(c.get("config").ENCRYPTION_KEY, "totp-secret");
+const totpKey = (c: Context<AppEnv>) => purposeKey(c.get("deps").config.ENCRYPTION_KEY, "totp-secret");
 
 /** Code attempts count per account, wherever they are typed (sign-in step or settings). */
 const countCodeAttempt = (c: Context<AppEnv>, userId: string) =>
-	enforceRateLimit(c, "mfa_account", userId, c.get("config").RATE_LIMIT_MFA_ACCOUNT);
+	enforceRateLimit(c, "mfa_account", userId, c.get("deps").config.RATE_LIMIT_MFA_ACCOUNT);
 
 /** A right code forgets the count, as a right password does: only failures add up. */
 function forgetAttempts(c: Context<AppEnv>, key: string): void {
-	c.executionCtx.waitUntil(clear(c.get("db"), key).catch(() => {}));
+	c.executionCtx.waitUntil(clear(c.get("deps").db, key).catch(() => {}));
 }
 
 /** Mails the user a notice of the change, after the response. */
 async function notify(c: Context<AppEnv>, user: User, kind: NoticeKind): Promise<void> {
-	const db = c.get("db");
-	const outboxId = await queueNoticeMail(db, c.get("config"), user, kind);
-	c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
+	const db = c.get("deps").db;
+	const outboxId = await queueNoticeMail(db, c.get("deps").config, user, kind);
+	c.executionCtx.waitUntil(deliverMail(db, c.get("deps").mail, [outboxId]));
 }
 
 const enrolRoute = createRoute({
@@ -64,9 +64,9 @@ const enrolRoute = createRoute({
 mfaRoutes.openapi(enrolRoute, async (c) => {
 	assertFreshToken(c);
 	const { user } = c.get("auth");
-	const result = await startTotpEnrolment(c.get("db"), await totpKey(c), {
+	const result = await startTotpEnrolment(c.get("deps").db, await totpKey(c), {
 		userId: user.id,
-		issuer: c.get("config").APP_NAME,
+		issuer: c.get("deps").config.APP_NAME,
 		accountName: user.email,
 	});
 	if (!result.ok) throw new AppError("mfa_already_enabled");
@@ -91,7 +91,7 @@ mfaRoutes.openapi(verifyRoute, async (c) => {
 	const { user } = c.get("auth");
 	const attempts = await countCodeAttempt(c, user.id);
 	const result = await verifyTotpEnrolment(
-		c.get("db"),
+		c.get("deps").db,
 		c.get("events"),
 		await totpKey(c),
 		user.id,
@@ -124,7 +124,7 @@ const disableRoute = createRoute({
 
 mfaRoutes.openapi(disableRoute, async (c) => {
 	assertFreshToken(c);
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	const { user } = c.get("auth");
 	if (!(await totpEnabled(db, user.id))) throw new AppError("mfa_not_enabled");
 	const attempts = await countCodeAttempt(c, user.id);
@@ -158,7 +158,7 @@ const regenerateRoute = createRoute({
 mfaRoutes.openapi(regenerateRoute, async (c) => {
 	assertFreshToken(c);
 	const { user } = c.get("auth");
-	const result = await regenerateRecoveryCodes(c.get("db"), user.id);
+	const result = await regenerateRecoveryCodes(c.get("deps").db, user.id);
 	if (!result.ok) throw new AppError("mfa_not_enabled");
 	audit(c, "recovery_codes_regenerated", user.id);
 	await notify(c, user, "recovery_codes_regenerated");

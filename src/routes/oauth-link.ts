@@ -51,7 +51,7 @@ function deadTicketPage(c: Context<AppEnv>, provider: OAuthProvider, state: Excl
 
 /** The enabled provider of the path; unknown ones are answered by onError below as a page. */
 function providerOf(c: Context<AppEnv>, id: string): OAuthProvider {
-	const provider = getProvider(c.get("config"), id);
+	const provider = getProvider(c.get("deps").config, id);
 	if (!provider) throw new AppError("provider_not_found");
 	return provider;
 }
@@ -78,7 +78,7 @@ const pageRoute = createRoute({
 oauthLinkRoutes.openapi(pageRoute, async (c) => {
 	const provider = providerOf(c, c.req.valid("param").provider);
 	const ticket = c.req.valid("query").ticket ?? "";
-	const found = ticket ? await inspectLinkTicket(c.get("db"), ticket, provider.id) : { state: "invalid" as const };
+	const found = ticket ? await inspectLinkTicket(c.get("deps").db, ticket, provider.id) : { state: "invalid" as const };
 	if (found.locale) preferUserLocale(c, found.locale);
 	if (found.state !== "valid" || !found.email)
 		return deadTicketPage(c, provider, found.state === "valid" ? "invalid" : found.state);
@@ -88,7 +88,7 @@ oauthLinkRoutes.openapi(pageRoute, async (c) => {
 		throw error;
 	});
 	const t = c.get("t");
-	const app = c.get("config").APP_NAME;
+	const app = c.get("deps").config.APP_NAME;
 	const body = html`<p>${t("pages.link.prompt", { provider: provider.name, app, email: maskEmail(found.email) })}</p>
 <p>${t("pages.link.notice", { app })}</p>
 <form method="post" action="/v1/auth/oauth/${provider.id}/link?lang=${c.get("lang")}">
@@ -124,7 +124,7 @@ const startRoute = createRoute({
 
 oauthLinkRoutes.openapi(startRoute, async (c) => {
 	const provider = providerOf(c, c.req.valid("param").provider);
-	const spent = await spendLinkTicket(c.get("db"), c.req.valid("form").ticket, provider.id);
+	const spent = await spendLinkTicket(c.get("deps").db, c.req.valid("form").ticket, provider.id);
 	if (spent.locale) preferUserLocale(c, spent.locale);
 	if (!spent.ok) return deadTicketPage(c, provider, spent.state);
 	c.header("Cache-Control", "no-store");

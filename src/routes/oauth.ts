@@ -125,7 +125,7 @@ const providersRoute = createRoute({
 });
 
 oauthRoutes.openapi(providersRoute, (c) => {
-	const providers = enabledProviders(c.get("config")).map(({ id, name }) => ({ id, name }));
+	const providers = enabledProviders(c.get("deps").config).map(({ id, name }) => ({ id, name }));
 	return c.json({ providers }, 200);
 });
 
@@ -144,7 +144,7 @@ const exchangeRoute = createRoute({
 });
 
 oauthRoutes.openapi(exchangeRoute, async (c) => {
-	const spent = await spendVerificationToken(c.get("db"), c.req.valid("json").code, "oauth_login");
+	const spent = await spendVerificationToken(c.get("deps").db, c.req.valid("json").code, "oauth_login");
 	if (!spent.ok) throw new AppError("token_invalid");
 	return c.json(await signIn(c, spent.userId, "oauth"), 200, NO_STORE);
 });
@@ -254,7 +254,7 @@ async function finishLogin(
 	flow: FlowState,
 	identity: OAuthIdentity,
 ): Promise<Response> {
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	const result = await resolveOAuthLogin(db, provider.id, identity, { locale: c.get("lang"), events: c.get("events") });
 	if (!result.ok) return flowFailure(c, flow, result.reason === "no_email" ? "oauth_failed" : "email_in_use");
 	const { id: userId } = result.user;
@@ -275,7 +275,7 @@ async function finishLink(
 	link: NonNullable<FlowState["link"]>,
 	identity: OAuthIdentity,
 ): Promise<Response> {
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	const active = await findActiveSession(db, link.sessionId, link.userId);
 	if (!active) return flowFailure(c, flow, "unauthorized");
 	const result = await linkOAuthIdentity(db, link.userId, provider.id, identity);
@@ -292,10 +292,10 @@ async function finishLink(
  * with TOTP on, the mfa_required answer: the provider is only the first factor.
  */
 async function signIn(c: Context<AppEnv>, userId: string, method: string) {
-	const db = c.get("db");
+	const db = c.get("deps").db;
 	const [user, providers] = await Promise.all([findUserById(db, userId), linkedProviders(db, userId)]);
 	if (!user) throw new AppError("token_invalid");
-	const result = await signInOrChallenge(db, c.get("config"), {
+	const result = await signInOrChallenge(db, c.get("deps").config, {
 		user,
 		providers,
 		method,

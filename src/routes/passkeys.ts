@@ -40,9 +40,9 @@ const DEFAULT_NAME = "Passkey";
 
 /** Mails the user a notice of the change, after the response. */
 async function notify(c: Context<AppEnv>, user: User, kind: NoticeKind): Promise<void> {
-	const db = c.get("db");
-	const outboxId = await queueNoticeMail(db, c.get("config"), user, kind);
-	c.executionCtx.waitUntil(deliverMail(db, c.get("mail"), [outboxId]));
+	const db = c.get("deps").db;
+	const outboxId = await queueNoticeMail(db, c.get("deps").config, user, kind);
+	c.executionCtx.waitUntil(deliverMail(db, c.get("deps").mail, [outboxId]));
 }
 
 /** /v1/me/passkeys: the signed-in user's passkeys. */
@@ -65,7 +65,11 @@ const registrationOptionsRoute = createRoute({
 
 passkeyRoutes.openapi(registrationOptionsRoute, async (c) => {
 	assertFreshToken(c);
-	const { challengeId, options } = await startPasskeyRegistration(c.get("db"), c.get("config"), c.get("auth").user);
+	const { challengeId, options } = await startPasskeyRegistration(
+		c.get("deps").db,
+		c.get("deps").config,
+		c.get("auth").user,
+	);
 	return c.json({ challenge_id: challengeId, options }, 200);
 });
 
@@ -86,7 +90,7 @@ const registerRoute = createRoute({
 passkeyRoutes.openapi(registerRoute, async (c) => {
 	const { user } = c.get("auth");
 	const body = c.req.valid("json");
-	const result = await finishPasskeyRegistration(c.get("db"), c.get("config"), c.get("events"), {
+	const result = await finishPasskeyRegistration(c.get("deps").db, c.get("deps").config, c.get("events"), {
 		userId: user.id,
 		challengeId: body.challenge_id,
 		credential: body.credential,
@@ -112,7 +116,7 @@ const listRoute = createRoute({
 });
 
 passkeyRoutes.openapi(listRoute, async (c) => {
-	const rows = await listPasskeys(c.get("db"), c.get("auth").user.id);
+	const rows = await listPasskeys(c.get("deps").db, c.get("auth").user.id);
 	return c.json({ passkeys: rows.map(presentPasskey) }, 200);
 });
 
@@ -133,10 +137,10 @@ const deleteRoute = createRoute({
 passkeyRoutes.openapi(deleteRoute, async (c) => {
 	assertFreshToken(c);
 	const { user } = c.get("auth");
-	const result = await deletePasskey(c.get("db"), c.get("events"), {
+	const result = await deletePasskey(c.get("deps").db, c.get("events"), {
 		userId: user.id,
 		passkeyId: c.req.valid("param").id,
-		enabledProviders: enabledProviders(c.get("config")).map(({ id }): string => id),
+		enabledProviders: enabledProviders(c.get("deps").config).map(({ id }): string => id),
 	});
 	if (!result.ok) throw new AppError(result.reason === "last_login_method" ? "last_login_method" : "passkey_not_found");
 	audit(c, "passkey_removed", user.id, { passkey_id: result.passkey.id });
@@ -165,7 +169,7 @@ const signInOptionsRoute = createRoute({
 });
 
 passkeySignInRoutes.openapi(signInOptionsRoute, async (c) => {
-	const { challengeId, options } = await startPasskeySignIn(c.get("db"), c.get("config"));
+	const { challengeId, options } = await startPasskeySignIn(c.get("deps").db, c.get("deps").config);
 	return c.json({ challenge_id: challengeId, options }, 200);
 });
 
@@ -185,8 +189,8 @@ const signInRoute = createRoute({
 });
 
 passkeySignInRoutes.openapi(signInRoute, async (c) => {
-	const db = c.get("db");
-	const config = c.get("config");
+	const db = c.get("deps").db;
+	const config = c.get("deps").config;
 	const body = c.req.valid("json");
 	const result = await finishPasskeySignIn(db, config, { challengeId: body.challenge_id, credential: body.credential });
 	if (!result.ok) {

@@ -29,7 +29,7 @@ const listRoute = createRoute({
 
 sessionRoutes.openapi(listRoute, async (c) => {
 	const { user, session } = c.get("auth");
-	const rows = await listLiveSessions(c.get("db"), user.id);
+	const rows = await listLiveSessions(c.get("deps").db, user.id);
 	return c.json({ sessions: rows.map((row) => presentSession(row, session.id)) }, 200);
 });
 
@@ -51,7 +51,7 @@ sessionRoutes.openapi(revokeRoute, async (c) => {
 	const { user } = c.get("auth");
 	const { id } = c.req.valid("param");
 	// Another user's session is as unknown as a made-up id: same answer, nothing revoked.
-	if (!(await revokeOwnSession(c.get("db"), user.id, id))) throw new AppError("session_not_found");
+	if (!(await revokeOwnSession(c.get("deps").db, user.id, id))) throw new AppError("session_not_found");
 	audit(c, "session_revoked", user.id, { session_id: id });
 	return c.body(null, 204);
 });

@@ -16,7 +16,7 @@ import type { AppEnv } from "../types";
 
 /** The enabled provider named in the path, or 404 `provider_not_found`. */
 export function requireProvider(c: Context<AppEnv>, id: string): OAuthProvider {
-	const provider = getProvider(c.get("config"), id);
+	const provider = getProvider(c.get("deps").config, id);
 	if (!provider) throw new AppError("provider_not_found");
 	return provider;
 }
@@ -24,7 +24,7 @@ export function requireProvider(c: Context<AppEnv>, id: string): OAuthProvider {
 /** Exact-match allowlist (no prefixes, no patterns): an open redirect would hand login codes to anyone. */
 export function allowedRedirectUri(c: Context<AppEnv>, redirectUri: string | undefined): string | null {
 	if (redirectUri === undefined) return null;
-	if (!c.get("config").OAUTH_REDIRECT_URIS.includes(redirectUri)) throw new AppError("redirect_uri_not_allowed");
+	if (!c.get("deps").config.OAUTH_REDIRECT_URIS.includes(redirectUri)) throw new AppError("redirect_uri_not_allowed");
 	return redirectUri;
 }
 
@@ -82,7 +82,7 @@ export const UPLOAD_ERRORS: DocumentedError[] = [
 
 /** Storage and limits of this deployment, for the image services. */
 export function imageStore(c: Context<AppEnv>): ImageStore {
-	return { db: c.get("db"), bucket: c.env.IMAGES, limits: imageLimits(c.get("config")) };
+	return { db: c.get("deps").db, bucket: c.get("deps").bucket, limits: imageLimits(c.get("deps").config) };
 }
 
 /**
@@ -90,7 +90,7 @@ export function imageStore(c: Context<AppEnv>): ImageStore {
  * reading and while reading (the JSON body limit of the app does not cover image routes).
  */
 export async function receiveUpload(c: Context<AppEnv>, filename: string | undefined): Promise<UploadSource> {
-	const opened = await openUpload(c.req.raw, c.get("config").MAX_IMAGE_BYTES, filename);
+	const opened = await openUpload(c.req.raw, c.get("deps").config.MAX_IMAGE_BYTES, filename);
 	if (!opened.ok) throw refusalError(c, opened.refusal, "image_not_found");
 	return opened.value;
 }

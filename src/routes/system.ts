@@ -24,7 +24,7 @@ const healthRoute = createRoute({
 
 systemRoutes.openapi(healthRoute, async (c) => {
 	try {
-		await Promise.all([c.get("db").run(sql`select 1`), c.env.IMAGES.head("health-check")]);
+		await Promise.all([c.get("deps").db.run(sql`select 1`), c.get("deps").bucket.head("health-check")]);
 	} catch (cause) {
 		throw new AppError("service_unavailable", { headers: { "Retry-After": "5" }, cause });
 	}
@@ -50,5 +50,5 @@ const localesRoute = createRoute({
 });
 
 systemRoutes.openapi(localesRoute, (c) => {
-	return c.json({ default: defaultLocale(c.get("config").DEFAULT_LOCALE), locales: listLocales() }, 200);
+	return c.json({ default: defaultLocale(c.get("deps").config.DEFAULT_LOCALE), locales: listLocales() }, 200);
 });

@@ -38,7 +38,7 @@ const jwksRoute = createRoute({
 
 wellKnownRoutes.openapi(jwksRoute, (c) => {
 	// Cacheable on purpose: verifiers refetch it, and a rotation prepends a key well before it signs.
-	return c.json({ keys: publishedKeys(c.get("config")) as z.infer<typeof publicJwk>[] }, 200, {
+	return c.json({ keys: publishedKeys(c.get("deps").config) as z.infer<typeof publicJwk>[] }, 200, {
 		"Cache-Control": "public, max-age=300",
 	});
 });
