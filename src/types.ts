@@ -41,12 +41,6 @@ export type AppEnv = {
 	Variables: {
 		/** The request's dependencies: see `Deps`. */
 		deps: Deps;
-		config: Config;
-		/** Current reads (authentication, revocation, read-then-write) and every write: the primary. */
-		db: Database;
-		/** Reads that may be slightly stale (lists, metadata): D1 may answer them from a read replica. */
-		dbRead: Database;
-		mail: Mailer;
 		requestId: string;
 		lang: string;
 		langSource: LanguageSource;

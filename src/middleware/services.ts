@@ -41,10 +41,6 @@ export const provideServices = () =>
 			mail: mailerFor(config),
 		};
 		c.set("deps", deps);
-		c.set("config", deps.config);
-		c.set("db", deps.db);
-		c.set("dbRead", deps.dbRead);
-		c.set("mail", deps.mail);
 		const session = c.env.DB.withSession(sessionStart(c.req.header(BOOKMARK_HEADER)));
 		await withD1Session(c.env.DB, session, next);
 		// A bookmark counts the database's commits, so on sign-up, sign-in and the mailed-link flows it
