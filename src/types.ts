@@ -43,12 +43,6 @@ export type AppEnv = {
 	Variables: {
 		/** The request's dependencies: see `Deps`. */
 		deps: Deps;
-		config: Config;
-		/** Current reads (authentication, revocation, read-then-write) and every write: the primary. */
-		db: Database;
-		/** Reads that may be slightly stale (lists, metadata): D1 may answer them from a read replica. */
-		dbRead: Database;
-		mail: Mailer;
 		/** The request's signed events (src/services/events.ts), delivered after the response. */
 		events: EventRecorder;
 		requestId: string;

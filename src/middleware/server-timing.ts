@@ -19,10 +19,7 @@ export const serverTiming = () =>
 		if (c.env.ENVIRONMENT !== "development") return next();
 		const metered = c.req.header(METER_HEADER) === "1";
 		const counter: QueryCounter = { roundTrips: 0, rows: metered ? { read: 0, written: 0 } : undefined };
-		const deps = { ...c.get("deps"), db: createCountingDb(c.env.DB), dbRead: createCountingReadDb(c.env.DB) };
-		c.set("deps", deps);
-		c.set("db", deps.db);
-		c.set("dbRead", deps.dbRead);
+		c.set("deps", { ...c.get("deps"), db: createCountingDb(c.env.DB), dbRead: createCountingReadDb(c.env.DB) });
 		const background: Promise<unknown>[] = [];
 		if (metered) {
 			const ctx = c.executionCtx;

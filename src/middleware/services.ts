@@ -43,10 +43,6 @@ export const provideServices = () =>
 			mail: mailerFor(config),
 		};
 		c.set("deps", deps);
-		c.set("config", deps.config);
-		c.set("db", deps.db);
-		c.set("dbRead", deps.dbRead);
-		c.set("mail", deps.mail);
 		const events = { webhook: config.webhook, encryptionKey: config.ENCRYPTION_KEY, recorded: [] as string[] };
 		c.set("events", events);
 		const session = c.env.DB.withSession(sessionStart(c.req.header(BOOKMARK_HEADER)));
@@ -55,7 +51,7 @@ export const provideServices = () =>
 			// First attempt after the response, as for mail; a failure leaves the row to the cron's retries.
 			if (config.webhook && events.recorded.length > 0) {
 				const sender = { ...config.webhook, encryptionKey: config.ENCRYPTION_KEY };
-				c.executionCtx.waitUntil(deliverWebhooks(c.get("db"), sender, events.recorded).catch(() => {}));
+				c.executionCtx.waitUntil(deliverWebhooks(c.get("deps").db, sender, events.recorded).catch(() => {}));
 			}
 		});
 		// A bookmark counts the database's commits, so on sign-up, sign-in and the mailed-link flows it
