@@ -38,7 +38,7 @@ export default defineConfig(async () => {
 						OIDC_NAME: "Test SSO",
 						OAUTH_REDIRECT_URIS: "https://app.test/callback,https://app.test/settings/linked?tab=accounts",
 						// Tests send no CF-Connecting-IP, so a whole file shares the "unknown" address bucket:
-						// per-IP limits are out of the way here; test/security/rate-limit.test.ts runs small ones.
+						// per-IP limits are out of the way here; test/middleware/rate-limit.test.ts runs small ones.
 						RATE_LIMIT_LOGIN_IP: "100000/900",
 						RATE_LIMIT_REGISTER_IP: "100000/3600",
 						RATE_LIMIT_MAIL_IP: "100000/3600",

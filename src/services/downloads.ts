@@ -32,7 +32,8 @@ export function discardStarted(started: Promise<R2ObjectBody | null> | undefined
 }
 
 export type DownloadResult =
-	| { kind: "response"; response: Response }
+	/** `etag`: the quoted entity tag of the bytes the response describes. */
+	| { kind: "response"; response: Response; etag: string }
 	| { kind: "missing" }
 	| { kind: "unsatisfiable"; size: number };
 
@@ -54,7 +55,7 @@ export async function downloadObject(
 	// can lag the object only when D1 failed right after a replace's put; the hourly sweep repairs
 	// that row, and until then a client holding the previous etag keeps its copy.
 	if (ifNoneMatch && options.known && etagMatches(ifNoneMatch, `"${options.known.etag}"`, true)) {
-		return { kind: "response", response: notModified(`"${options.known.etag}"`, options.cacheControl) };
+		return notModified(`"${options.known.etag}"`, options.cacheControl);
 	}
 	let range = options.known ? parseRange(conditions.range, options.known.size) : { kind: "none" as const };
 	// If-Range: a range only applies to the representation the client already has part of; a date
@@ -65,7 +66,7 @@ export async function downloadObject(
 	if (range.kind === "unsatisfiable" && options.known) {
 		// Preconditions come before ranges (RFC 9110 section 13.2.2): a cached copy still wins.
 		if (ifNoneMatch && etagMatches(ifNoneMatch, `"${options.known.etag}"`, true)) {
-			return { kind: "response", response: notModified(`"${options.known.etag}"`, options.cacheControl) };
+			return notModified(`"${options.known.etag}"`, options.cacheControl);
 		}
 		return { kind: "unsatisfiable", size: options.known.size };
 	}
@@ -80,13 +81,14 @@ export async function downloadObject(
 			}));
 	if (!object) return { kind: "missing" };
 
+	const etag = object.httpEtag;
 	const headers = new Headers({
-		ETag: object.httpEtag,
+		ETag: etag,
 		"Last-Modified": object.uploaded.toUTCString(),
 		"Cache-Control": options.cacheControl,
 		"Accept-Ranges": options.known ? "bytes" : "none",
 	});
-	if (!("body" in object)) return { kind: "response", response: new Response(null, { status: 304, headers }) };
+	if (!("body" in object)) return { kind: "response", response: new Response(null, { status: 304, headers }), etag };
 
 	headers.set("Content-Type", object.httpMetadata?.contentType ?? "application/octet-stream");
 	headers.set("X-Content-Type-Options", "nosniff");
@@ -94,12 +96,13 @@ export async function downloadObject(
 	if (range.kind === "range") {
 		headers.set("Content-Range", `bytes ${range.offset}-${range.offset + range.length - 1}/${object.size}`);
 		headers.set("Content-Length", String(range.length));
-		return { kind: "response", response: new Response(object.body, { status: 206, headers }) };
+		return { kind: "response", response: new Response(object.body, { status: 206, headers }), etag };
 	}
 	headers.set("Content-Length", String(object.size));
-	return { kind: "response", response: new Response(object.body, { status: 200, headers }) };
+	return { kind: "response", response: new Response(object.body, { status: 200, headers }), etag };
 }
 
-function notModified(etag: string, cacheControl: string): Response {
-	return new Response(null, { status: 304, headers: { ETag: etag, "Cache-Control": cacheControl } });
+function notModified(etag: string, cacheControl: string): DownloadResult {
+	const response = new Response(null, { status: 304, headers: { ETag: etag, "Cache-Control": cacheControl } });
+	return { kind: "response", response, etag };
 }

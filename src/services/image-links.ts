@@ -107,7 +107,7 @@ export async function downloadLinkedImage(
 		known: { size: head.size, etag: head.etag },
 	});
 	// Replaced between the head and the read: those bytes were never signed.
-	if (result.kind === "response" && result.response.headers.get("ETag") !== quoteEtag(link.etag)) {
+	if (result.kind === "response" && result.etag !== quoteEtag(link.etag)) {
 		await result.response.body?.cancel();
 		return { kind: "missing" };
 	}
