@@ -112,10 +112,11 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 	const claims = await verifyBearer(c);
 	const imageId = c.req.valid("param").id;
 	const variant = variantOf(c.req.valid("query"));
+	const conditions = readConditions(c.req.raw.headers);
 	// The key follows from the verified token, so a plain download reads R2 while D1 checks the
 	// session and the row; the bytes are only answered once both say yes, else dropped unread.
 	const started =
-		!variant && plainGet(c.req.raw.headers) ? c.get("deps").bucket.get(imageKey(claims.sub, imageId)) : undefined;
+		!variant && plainGet(conditions) ? c.get("deps").bucket.get(imageKey(claims.sub, imageId)) : undefined;
 	const found = await findImageInSession(c.get("deps").db, { sessionId: claims.sid, userId: claims.sub, imageId });
 	if (!found?.image) discardStarted(started);
 	if (!found) throw new AppError("unauthorized");
@@ -128,7 +129,7 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 			imagesTransformer(c.env.IMAGE_TRANSFORMS),
 			{ userId: claims.sub, imageId: image.id, etag: image.etag, filename: image.filename },
 			variant,
-			readConditions(c.req.raw.headers),
+			conditions,
 			{ cacheControl: "private", maxBytes: c.get("deps").config.MAX_IMAGE_BYTES },
 		);
 		if (made.kind === "missing") throw new AppError("image_not_found");
@@ -136,17 +137,12 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 		if (made.kind === "untransformable") throw new AppError("unsupported_image_type");
 		return made.response;
 	}
-	const result = await downloadObject(
-		c.get("deps").bucket,
-		imageKey(claims.sub, image.id),
-		readConditions(c.req.raw.headers),
-		{
-			cacheControl: "private",
-			filename: image.filename,
-			known: { size: image.size, etag: image.etag },
-			started,
-		},
-	);
+	const result = await downloadObject(c.get("deps").bucket, imageKey(claims.sub, image.id), conditions, {
+		cacheControl: "private",
+		filename: image.filename,
+		known: { size: image.size, etag: image.etag },
+		started,
+	});
 	if (result.kind === "missing") throw new AppError("image_not_found");
 	if (result.kind === "unsatisfiable") {
 		throw new AppError("range_not_satisfiable", { headers: { "Content-Range": `bytes */${result.size}` } });

@@ -22,8 +22,8 @@ export type DownloadOptions = {
  * True for a request `downloadObject` answers with a plain `bucket.get(key)`: no validators, no
  * range. A caller may start that read early (`DownloadOptions.started`), beside its D1 check.
  */
-export function plainGet(requestHeaders: Headers): boolean {
-	return !requestHeaders.has("if-none-match") && !requestHeaders.has("range");
+export function plainGet(conditions: ReadConditions): boolean {
+	return conditions.ifNoneMatch === null && conditions.range === null;
 }
 
 /** Drops an object read that will not be answered (its body would otherwise stay open). */
