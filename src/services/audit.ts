@@ -8,6 +8,7 @@ import type { Database } from "../db/client";
 import { auditEvents } from "../db/schema";
 import { newId } from "../lib/crypto";
 import { pruneMfaChallenges } from "./mfa";
+import { pruneSettledOutbox } from "./outbox";
 import { prunePasskeyChallenges } from "./passkeys";
 import { pruneRateLimits } from "./rate-limit";
 
@@ -121,7 +122,8 @@ export async function pruneAuditEvents(db: Database, before: Date): Promise<numb
 
 /**
  * The cron's retention job: audit events past AUDIT_RETENTION_DAYS, rate-limit windows that ended
- * second-step and passkey challenges, linking tickets and magic links that can no longer be used.
+ * second-step and passkey challenges, linking tickets and magic links that can no longer be used,
+ * and settled outbox rows (mail and webhooks) past the same retention.
  */
 export async function pruneSecurityRecords(
 	db: Database,
@@ -137,6 +139,7 @@ export async function pruneSecurityRecords(
 		linkTicketsDeleted,
 		magicLinksDeleted,
 		passkeyChallengesDeleted,
+		outboxRowsDeleted,
 	] = await Promise.all([
 		pruneAuditEvents(db, before),
 		pruneRateLimits(db, now),
@@ -145,6 +148,7 @@ export async function pruneSecurityRecords(
 		pruneLinkTickets(db, new Date(now)),
 		pruneMagicLinks(db, new Date(now)),
 		prunePasskeyChallenges(db, now),
+		pruneSettledOutbox(db, before),
 	]);
 	return {
 		auditEventsDeleted,
@@ -154,5 +158,6 @@ export async function pruneSecurityRecords(
 		linkTicketsDeleted,
 		magicLinksDeleted,
 		passkeyChallengesDeleted,
+		outboxRowsDeleted,
 	};
 }

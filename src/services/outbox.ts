@@ -228,3 +228,16 @@ export async function expireStaleMail(db: Database, now = new Date()): Promise<n
 		.where(and(ne(outbox.status, "sent"), lte(outbox.expiresAt, now), ne(outbox.html, "")));
 	return result.meta.changes;
 }
+
+/**
+ * Deletes settled rows (sent, or failed for good) whose last scheduled attempt is older than
+ * `before` (the cron's retention job). Their bodies are already empty; what is left is a delivery
+ * log no one reads past the audit retention, and webhook rows, keyed to no user, would otherwise
+ * outlive every account. Pending rows are never taken. Returns how many were deleted.
+ */
+export async function pruneSettledOutbox(db: Database, before: Date): Promise<number> {
+	const result = await db
+		.delete(outbox)
+		.where(and(inArray(outbox.status, ["sent", "failed"]), lte(outbox.nextAttemptAt, before)));
+	return result.meta.changes;
+}
