@@ -51,7 +51,7 @@ authRoutes.openapi(registerRoute, async (c) => {
 	const redirectTo = appRedirect(c, redirect_to);
 	const db = c.get("db");
 	const config = c.get("config");
-	const result = await registerUser(db, { ...body, locale: body.locale ?? c.get("lang") });
+	const result = await registerUser(db, { ...body, locale: body.locale ?? c.get("lang") }, config.PASSWORD_SCRYPT);
 	// Same status and body either way; only the mail differs, and only its owner sees it.
 	const kind = result.status === "created" ? "confirm" : "exists";
 	// Counted on both paths; past the limit an existing owner's mailbox is spared further notices.
@@ -97,7 +97,7 @@ authRoutes.openapi(loginRoute, async (c) => {
 	// Counted before the password is checked, so parallel guesses cannot overshoot the limit, and
 	// for unknown emails too (same answers); a correct password forgets the count: only failures add up.
 	const attempts = await enforceRateLimit(c, "login_account", normalizeEmail(email), config.RATE_LIMIT_LOGIN_ACCOUNT);
-	const result = await authenticate(db, email, password);
+	const result = await authenticate(db, email, password, config.PASSWORD_SCRYPT);
 	if (!result.ok) {
 		if (result.userId) audit(c, "login_failed", result.userId, { method: "password" });
 		throw new AppError("invalid_credentials");

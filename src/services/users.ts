@@ -3,7 +3,14 @@ import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type User, users } from "../db/schema";
 import { newId } from "../lib/crypto";
-import { getDummyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
+import {
+	getDummyHash,
+	hashPassword,
+	needsRehash,
+	PASSWORD_PARAMS,
+	type ScryptParams,
+	verifyPassword,
+} from "../lib/password";
 
 /** The canonical form under which an email is stored and compared. */
 export function normalizeEmail(email: string): string {
@@ -33,9 +40,13 @@ export type RegisterResult = { status: "created"; user: User } | { status: "exis
 export async function registerUser(
 	db: Database,
 	input: { email: string; password: string; name?: string | null; locale: string },
+	passwordParams: ScryptParams = PASSWORD_PARAMS,
 ): Promise<RegisterResult> {
 	const email = normalizeEmail(input.email);
-	const [existing, passwordHash] = await Promise.all([findUserByEmail(db, email), hashPassword(input.password)]);
+	const [existing, passwordHash] = await Promise.all([
+		findUserByEmail(db, email),
+		hashPassword(input.password, passwordParams),
+	]);
 	if (existing) return { status: "exists", user: existing };
 	const now = new Date();
 	const inserted = await db
@@ -67,13 +78,18 @@ export type AuthenticateResult =
  * Checks an email and password with the same scrypt work whether or not the account exists or
  * has a password, and upgrades the stored hash when today's parameters differ.
  */
-export async function authenticate(db: Database, email: string, password: string): Promise<AuthenticateResult> {
+export async function authenticate(
+	db: Database,
+	email: string,
+	password: string,
+	passwordParams: ScryptParams = PASSWORD_PARAMS,
+): Promise<AuthenticateResult> {
 	const user = await findUserByEmail(db, email);
-	const stored = user?.passwordHash ?? (await getDummyHash());
+	const stored = user?.passwordHash ?? (await getDummyHash(passwordParams));
 	const valid = await verifyPassword(stored, password);
 	if (!user?.passwordHash || !valid) return { ok: false, reason: "invalid_credentials", userId: user?.id };
-	if (needsRehash(user.passwordHash)) {
-		const passwordHash = await hashPassword(password);
+	if (needsRehash(user.passwordHash, passwordParams)) {
+		const passwordHash = await hashPassword(password, passwordParams);
 		await db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));
 		return { ok: true, user: { ...user, passwordHash } };
 	}
