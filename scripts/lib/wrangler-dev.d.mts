@@ -12,8 +12,11 @@ export const root: string;
 export const wrangler: string;
 export const childEnv: Record<string, string | undefined>;
 export function freePort(): Promise<number>;
-export function runWrangler(args: string[], options?: { cwd?: string }): string;
-export function migrateLocal(persist: string, options?: { database?: string; config?: string; cwd?: string }): void;
+export function runWrangler(args: string[], options?: { cwd?: string; inherit?: boolean }): string;
+export function migrateLocal(
+	persist: string | undefined,
+	options?: { database?: string; config?: string; cwd?: string; inherit?: boolean },
+): void;
 export function startWranglerDev(
 	vars?: Record<string, string>,
 	options?: {

@@ -30,22 +30,32 @@ export function freePort() {
 	});
 }
 
-/** Runs the wrangler CLI synchronously in the project (or `cwd`); throws with its output when it fails. */
-export function runWrangler(args, { cwd = root } = {}) {
+/**
+ * Runs the wrangler CLI synchronously in the project (or `cwd`); throws with its output when it
+ * fails. `inherit` shows its output on this console instead of returning it.
+ */
+export function runWrangler(args, { cwd = root, inherit = false } = {}) {
 	const result = spawnSync(process.execPath, [wrangler, ...args], {
 		cwd,
 		env: childEnv,
 		encoding: "utf8",
 		maxBuffer: 64 * 1024 * 1024,
+		...(inherit ? { stdio: "inherit" } : {}),
 	});
-	if (result.status !== 0) throw new Error(`wrangler ${args.join(" ")} failed:\n${result.stderr}${result.stdout}`);
-	return result.stdout;
+	if (result.status !== 0)
+		throw new Error(`wrangler ${args.join(" ")} failed:\n${result.stderr ?? ""}${result.stdout ?? ""}`);
+	return result.stdout ?? "";
 }
 
-/** Applies a local D1 database's migrations (wrangler.toml's, or `config`'s) to the state folder `persist`. */
-export function migrateLocal(persist, { database = "atrium", config, cwd } = {}) {
-	const configArgs = config ? ["--config", config] : [];
-	runWrangler(["d1", "migrations", "apply", database, "--local", "--persist-to", persist, ...configArgs], { cwd });
+/**
+ * Applies a local D1 database's migrations (wrangler.toml's, or `config`'s) to the state folder
+ * `persist` (undefined: wrangler's default, .wrangler/state).
+ */
+export function migrateLocal(persist, { database = "atrium", config, cwd, inherit } = {}) {
+	const args = ["d1", "migrations", "apply", database, "--local"];
+	if (persist !== undefined) args.push("--persist-to", persist);
+	if (config) args.push("--config", config);
+	runWrangler(args, { cwd, inherit });
 }
 
 /**
