@@ -4,6 +4,7 @@ import type { Session, User } from "./db/schema";
 import type { AccessClaims } from "./lib/jwt";
 import type { Translate } from "./lib/i18n";
 import type { Mailer } from "./lib/mail-types";
+import type { ClientLimit } from "./middleware/rate-limit";
 
 /** The signed-in caller, set by `requireAuth`. */
 export type AuthContext = {
@@ -34,5 +35,7 @@ export type AppEnv = {
 		langSource: LanguageSource;
 		t: Translate;
 		auth: AuthContext;
+		/** Set by `limitPerClient(..., { inHandler: true })` for the handler to count. */
+		clientLimit?: ClientLimit;
 	};
 };

@@ -1,7 +1,13 @@
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { audit, requestOrigin } from "../middleware/audit";
 import { requireAuth } from "../middleware/auth";
-import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
+import {
+	enforceRateLimit,
+	limitPerClient,
+	rateLimitKey,
+	rateLimitTripped,
+	takeClientLimit,
+} from "../middleware/rate-limit";
 import { validationHook } from "../middleware/validate";
 import { AppError } from "../lib/errors";
 import { AUTH_ERRORS, BEARER, BODY_ERRORS, OUTAGE, PUBLIC, json, jsonBody, problems } from "../lib/openapi";
@@ -18,13 +24,13 @@ import {
 import { appRedirect } from "../middleware/app-redirect";
 import { queueAccountMail } from "../services/account-mail";
 import { deliverMail } from "../services/outbox";
-import { clear, hit } from "../services/rate-limit";
-import { completeMfaChallenge, findMfaChallenge, recordMfaFailure, spendMfaCode } from "../services/mfa";
-import { linkedProviders } from "../services/oauth/accounts";
+import { clearStatement, hit, hitResult, hitStatement } from "../services/rate-limit";
+import { auditInsert } from "../services/audit";
+import { completeMfaChallenge, mfaChallengeQuery, recordMfaFailure, spendMfaCode } from "../services/mfa";
 import { revokeSession, revokeUserSessions, rotateRefreshToken } from "../services/sessions";
-import { signInOrChallenge, startSession } from "../services/sign-in";
+import { passwordSignIn, startSession } from "../services/sign-in";
 import { issueTokenResponse } from "../services/tokens";
-import { authenticate, findUserById, normalizeEmail, registerUser } from "../services/users";
+import { findUserWithProviders, normalizeEmail, registerUser } from "../services/users";
 import type { AppEnv } from "../types";
 
 export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -72,7 +78,7 @@ const loginRoute = createRoute({
 	summary: "Log in with email and password",
 	tags: ["accounts"],
 	...PUBLIC,
-	middleware: [limitPerClient("login_ip", (config) => config.RATE_LIMIT_LOGIN_IP)] as const,
+	middleware: [limitPerClient("login_ip", (config) => config.RATE_LIMIT_LOGIN_IP, { inHandler: true })] as const,
 	request: { body: jsonBody(loginBody) },
 	responses: {
 		200: json(
@@ -92,29 +98,26 @@ const loginRoute = createRoute({
 
 authRoutes.openapi(loginRoute, async (c) => {
 	const { email, password } = c.req.valid("json");
-	const db = c.get("db");
 	const config = c.get("config");
-	// Counted before the password is checked, so parallel guesses cannot overshoot the limit, and
-	// for unknown emails too (same answers); a correct password forgets the count: only failures add up.
-	const attempts = await enforceRateLimit(c, "login_account", normalizeEmail(email), config.RATE_LIMIT_LOGIN_ACCOUNT);
-	const result = await authenticate(db, email, password, config.PASSWORD_SCRYPT);
-	if (!result.ok) {
-		if (result.userId) audit(c, "login_failed", result.userId, { method: "password" });
-		throw new AppError("invalid_credentials");
-	}
-	// A counter that fails to clear only expires with its window.
-	c.executionCtx.waitUntil(clear(db, attempts).catch(() => {}));
-	// Only after a correct password, so the answer reveals nothing to someone guessing.
-	if (!result.user.emailConfirmedAt) throw new AppError("email_not_confirmed");
-	const signIn = await signInOrChallenge(db, config, {
-		user: result.user,
-		method: "password",
+	const clientLimit = takeClientLimit(c);
+	const result = await passwordSignIn(c.get("db"), config, {
+		email,
+		password,
+		clientLimit,
+		// Counted for unknown emails too (same answers).
+		accountLimit: { key: rateLimitKey("login_account", normalizeEmail(email)), rule: config.RATE_LIMIT_LOGIN_ACCOUNT },
 		...requestOrigin(c),
 	});
-	if (signIn.disabled) throw new AppError("account_disabled");
-	// With a second step pending, the sign-in is audited when POST /v1/auth/mfa completes it.
-	if (!signIn.mfa) audit(c, "login", result.user.id, { method: "password" });
-	return c.json(signIn.body, 200);
+	if (result.ok) return c.json(result.body, 200);
+	switch (result.reason) {
+		case "rate_limited":
+			throw rateLimitTripped(c, result.limit === "client" ? clientLimit.scope : "login_account", result);
+		case "invalid_credentials":
+			if (result.userId) audit(c, "login_failed", result.userId, { method: "password" });
+			throw new AppError("invalid_credentials");
+		default:
+			throw new AppError(result.reason);
+	}
 });
 
 const mfaRoute = createRoute({
@@ -124,7 +127,7 @@ const mfaRoute = createRoute({
 	summary: "Second step of a sign-in: the mfa_token and a TOTP or recovery code",
 	tags: ["accounts"],
 	...PUBLIC,
-	middleware: [limitPerClient("mfa_ip", (config) => config.RATE_LIMIT_MFA_IP)] as const,
+	middleware: [limitPerClient("mfa_ip", (config) => config.RATE_LIMIT_MFA_IP, { inHandler: true })] as const,
 	request: { body: jsonBody(mfaStepBody) },
 	responses: {
 		200: json("Access and refresh tokens (a fresh login)", tokenResponse),
@@ -143,7 +146,17 @@ authRoutes.openapi(mfaRoute, async (c) => {
 	const body = c.req.valid("json");
 	const db = c.get("db");
 	const config = c.get("config");
-	const challenge = await findMfaChallenge(db, body.mfa_token);
+	// The per-address count and the challenge's lookup share one round trip.
+	const clientLimit = takeClientLimit(c);
+	const now = Date.now();
+	const [clientRows, challenges] = await db.batch([
+		hitStatement(db, clientLimit.key, clientLimit.rule, now),
+		mfaChallengeQuery(db, body.mfa_token, now),
+	]);
+	const client = clientRows[0] && hitResult(clientRows[0], clientLimit.rule.limit, now);
+	if (!client) throw new Error("the rate-limit upsert returned no row");
+	if (!client.allowed) throw rateLimitTripped(c, clientLimit.scope, client);
+	const challenge = challenges[0];
 	if (!challenge) throw new AppError("mfa_token_invalid");
 	const { userId } = challenge;
 	// Counted before the code is checked, so parallel guesses cannot overshoot it.
@@ -158,17 +171,16 @@ authRoutes.openapi(mfaRoute, async (c) => {
 	}
 	// Spent only now: a wrong code leaves the token for another try (up to the fifth).
 	if (!(await completeMfaChallenge(db, challenge.tokenHash))) throw new AppError("mfa_token_invalid");
-	c.executionCtx.waitUntil(clear(db, attempts).catch(() => {}));
-	const [user, providers] = await Promise.all([findUserById(db, userId), linkedProviders(db, userId)]);
-	if (!user) throw new AppError("mfa_token_invalid");
-	audit(c, "login", userId, { method: challenge.method, mfa: method });
-	if (method === "recovery_code") audit(c, "recovery_code_used", userId);
-	const started = await startSession(db, config, {
-		user,
-		providers,
-		method: challenge.method,
-		...requestOrigin(c),
-	});
+	const account = await findUserWithProviders(db, userId);
+	if (!account) throw new AppError("mfa_token_invalid");
+	const origin = requestOrigin(c);
+	// The counter reset and the audit events are written in the session's batch.
+	const alongside = [
+		clearStatement(db, attempts),
+		auditInsert(db, { userId, type: "login", ...origin, detail: { method: challenge.method, mfa: method } }),
+		...(method === "recovery_code" ? [auditInsert(db, { userId, type: "recovery_code_used", ...origin })] : []),
+	];
+	const started = await startSession(db, config, { ...account, method: challenge.method, ...origin }, alongside);
 	if (started.disabled) throw new AppError("account_disabled");
 	return c.json(started.body, 200);
 });

@@ -23,7 +23,7 @@ import { validationHook } from "../middleware/validate";
 import { verifyImageLink } from "../lib/signed-urls";
 import { variantOf } from "../lib/variants";
 import { imageLinkBody, imageLinkResponse, imageListResponse, imageResponse, variantQuery } from "../schemas";
-import { downloadObject } from "../services/downloads";
+import { discardStarted, downloadObject, plainGet } from "../services/downloads";
 import {
 	contentLinks,
 	createImageLink,
@@ -107,16 +107,17 @@ const downloadRoute = createRoute({
 
 imageContentRoutes.openapi(downloadRoute, async (c) => {
 	const claims = await verifyBearer(c);
-	const found = await findImageInSession(c.get("db"), {
-		sessionId: claims.sid,
-		userId: claims.sub,
-		imageId: c.req.valid("param").id,
-	});
+	const imageId = c.req.valid("param").id;
+	const variant = variantOf(c.req.valid("query"));
+	// The key follows from the verified token, so a plain download reads R2 while D1 checks the
+	// session and the row; the bytes are only answered once both say yes, else dropped unread.
+	const started = !variant && plainGet(c.req.raw.headers) ? c.env.IMAGES.get(imageKey(claims.sub, imageId)) : undefined;
+	const found = await findImageInSession(c.get("db"), { sessionId: claims.sid, userId: claims.sub, imageId });
+	if (!found?.image) discardStarted(started);
 	if (!found) throw new AppError("unauthorized");
 	preferUserLocale(c, found.locale);
 	const { image } = found;
 	if (!image) throw new AppError("image_not_found");
-	const variant = variantOf(c.req.valid("query"));
 	if (variant) {
 		const made = await serveVariant(
 			c.env.IMAGES,
@@ -135,6 +136,7 @@ imageContentRoutes.openapi(downloadRoute, async (c) => {
 		cacheControl: "private",
 		filename: image.filename,
 		known: { size: image.size, etag: image.etag },
+		started,
 	});
 	if (result.kind === "missing") throw new AppError("image_not_found");
 	if (result.kind === "unsatisfiable") {

@@ -27,7 +27,25 @@ export type DownloadOptions = {
 	 * (and a range past the end is refused before R2 is asked); without them the whole object is.
 	 */
 	known?: { size: number; etag: string };
+	/**
+	 * The object's plain `get`, already started (see `plainGet`): used when the request turns out to
+	 * be a plain GET, so the caller could read R2 and D1 at the same time.
+	 */
+	started?: Promise<R2ObjectBody | null>;
 };
+
+/**
+ * True for a request `downloadObject` answers with a plain `bucket.get(key)`: no validators, no
+ * range. A caller may start that read early (`DownloadOptions.started`), beside its D1 check.
+ */
+export function plainGet(requestHeaders: Headers): boolean {
+	return !requestHeaders.has("if-none-match") && !requestHeaders.has("range");
+}
+
+/** Drops an object read that will not be answered (its body would otherwise stay open). */
+export function discardStarted(started: Promise<R2ObjectBody | null> | undefined): void {
+	started?.then((object) => object?.body.cancel()).catch(() => {});
+}
 
 export type DownloadResult =
 	| { kind: "response"; response: Response }
@@ -69,10 +87,14 @@ export async function downloadObject(
 		return { kind: "unsatisfiable", size: options.known.size };
 	}
 
-	const object = await bucket.get(key, {
-		onlyIf: ifNoneMatch ? new Headers({ "If-None-Match": ifNoneMatch }) : undefined,
-		range: range.kind === "range" ? { offset: range.offset, length: range.length } : undefined,
-	});
+	const plain = !ifNoneMatch && range.kind === "none";
+	if (!plain) discardStarted(options.started);
+	const object = await (plain && options.started
+		? options.started
+		: bucket.get(key, {
+				onlyIf: ifNoneMatch ? new Headers({ "If-None-Match": ifNoneMatch }) : undefined,
+				range: range.kind === "range" ? { offset: range.offset, length: range.length } : undefined,
+			}));
 	if (!object) return { kind: "missing" };
 
 	const headers = new Headers({

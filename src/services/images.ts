@@ -195,21 +195,38 @@ export async function findImageInSession(
 	db: Database,
 	input: { sessionId: string; userId: string; imageId: string },
 ): Promise<SessionImage | null> {
-	const row = await db
+	const row = await preparedImageInSession(db).get({ ...input, now: Date.now() });
+	return row ?? null;
+}
+
+// Built once per (primary) database client, bound per download: building drizzle's SQL on every
+// request is a measurable share of this route's CPU (see findActiveSession).
+const imageInSessionStatements = new WeakMap<Database, ReturnType<typeof imageInSessionStatement>>();
+
+function preparedImageInSession(db: Database) {
+	let prepared = imageInSessionStatements.get(db);
+	if (!prepared) {
+		prepared = imageInSessionStatement(db);
+		imageInSessionStatements.set(db, prepared);
+	}
+	return prepared;
+}
+
+function imageInSessionStatement(db: Database) {
+	return db
 		.select({ locale: users.locale, image: images })
 		.from(sessions)
 		.innerJoin(users, eq(users.id, sessions.userId))
-		.leftJoin(images, and(eq(images.id, input.imageId), eq(images.userId, sessions.userId)))
+		.leftJoin(images, and(eq(images.id, sql.placeholder("imageId")), eq(images.userId, sessions.userId)))
 		.where(
 			and(
-				eq(sessions.id, input.sessionId),
-				eq(sessions.userId, input.userId),
+				eq(sessions.id, sql.placeholder("sessionId")),
+				eq(sessions.userId, sql.placeholder("userId")),
 				isNull(sessions.revokedAt),
-				gt(sessions.expiresAt, new Date()),
+				gt(sessions.expiresAt, sql.placeholder("now")),
 			),
 		)
-		.get();
-	return row ?? null;
+		.prepare();
 }
 
 /** Position after which a page continues: the last image of the previous page. */

@@ -207,26 +207,37 @@ export async function createMfaChallenge(
 	db: Database,
 	input: { userId: string; method: string; ttlSeconds: number },
 ): Promise<string> {
+	const { token, statement } = mfaChallengeStatement(db, input);
+	await statement;
+	return token;
+}
+
+/** The insert of `createMfaChallenge`, unexecuted (a password sign-in batches it), and its token. */
+export function mfaChallengeStatement(db: Database, input: { userId: string; method: string; ttlSeconds: number }) {
 	const token = newSecretToken();
-	await db.insert(mfaChallenges).values({
+	const statement = db.insert(mfaChallenges).values({
 		tokenHash: hashToken(token),
 		userId: input.userId,
 		method: input.method,
 		expiresAt: new Date(Date.now() + input.ttlSeconds * 1000),
 	});
-	return token;
+	return { token, statement };
 }
 
 export type Challenge = { tokenHash: string; userId: string; method: string };
 
 /** The live challenge of an `mfa_token` (unspent, unexpired, fewer than 5 wrong codes), or null. */
 export async function findMfaChallenge(db: Database, token: string, now = Date.now()): Promise<Challenge | null> {
-	const row = await db
+	const row = await mfaChallengeQuery(db, token, now).get();
+	return row ?? null;
+}
+
+/** The read of `findMfaChallenge`, unexecuted (the MFA step batches it with its rate-limit count). */
+export function mfaChallengeQuery(db: Database, token: string, now: number) {
+	return db
 		.select({ tokenHash: mfaChallenges.tokenHash, userId: mfaChallenges.userId, method: mfaChallenges.method })
 		.from(mfaChallenges)
-		.where(liveChallenge(hashToken(token), now))
-		.get();
-	return row ?? null;
+		.where(liveChallenge(hashToken(token), now));
 }
 
 function liveChallenge(tokenHash: string, now: number) {

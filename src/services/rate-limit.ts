@@ -1,4 +1,4 @@
-import { lte, sql } from "drizzle-orm";
+import { eq, lte, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { rateLimits } from "../db/schema";
 
@@ -28,15 +28,48 @@ export async function hit(
 	windowSeconds: number,
 	now = Date.now(),
 ): Promise<RateLimitResult> {
-	const fresh = now + windowSeconds * 1000;
-	const row = await db.get<{ count: number; reset_at: number }>(sql`
-		insert into ${rateLimits} (key, count, reset_at) values (${key}, 1, ${fresh})
-		on conflict (key) do update set
-			count = case when ${rateLimits.resetAt} <= ${now} then 1 else ${rateLimits.count} + 1 end,
-			reset_at = case when ${rateLimits.resetAt} <= ${now} then ${fresh} else ${rateLimits.resetAt} end
-		returning count, reset_at
-	`);
-	const retryAfterSeconds = Math.max(1, Math.ceil((row.reset_at - now) / 1000));
+	const row = await hitStatement(db, key, { limit, windowSeconds }, now).get();
+	if (!row) throw new Error("the rate-limit upsert returned no row");
+	return hitResult(row, limit, now);
+}
+
+/**
+ * The upsert of `hit`, unexecuted, for callers that batch it with the reads of the same request
+ * (a login counts two limits and reads the account in one round trip). With `onlyWithin`, the hit
+ * is counted only while that other counter (counted earlier in the same batch) is within its
+ * limit, so an attempt refused by one limit does not use up another; it then returns no row.
+ */
+export function hitStatement(
+	db: Database,
+	key: string,
+	rule: RateLimitRule,
+	now: number,
+	onlyWithin?: { key: string; limit: number },
+) {
+	const fresh = now + rule.windowSeconds * 1000;
+	const set = {
+		count: sql`case when ${rateLimits.resetAt} <= ${now} then 1 else ${rateLimits.count} + 1 end`,
+		resetAt: sql`case when ${rateLimits.resetAt} <= ${now} then ${fresh} else ${rateLimits.resetAt} end`,
+	};
+	const returning = { count: rateLimits.count, resetAt: rateLimits.resetAt };
+	if (!onlyWithin) {
+		return db
+			.insert(rateLimits)
+			.values({ key, count: 1, resetAt: new Date(fresh) })
+			.onConflictDoUpdate({ target: rateLimits.key, set })
+			.returning(returning);
+	}
+	const within = sql`(select count from ${rateLimits} where key = ${onlyWithin.key}) <= ${onlyWithin.limit}`;
+	return db
+		.insert(rateLimits)
+		.select(sql`select ${key}, 1, ${fresh} where ${within}`)
+		.onConflictDoUpdate({ target: rateLimits.key, set, setWhere: within })
+		.returning(returning);
+}
+
+/** What a row returned by `hitStatement` means for a limit of `limit` hits. */
+export function hitResult(row: { count: number; resetAt: Date }, limit: number, now: number): RateLimitResult {
+	const retryAfterSeconds = Math.max(1, Math.ceil((row.resetAt.getTime() - now) / 1000));
 	return { allowed: row.count <= limit, count: row.count, retryAfterSeconds };
 }
 
@@ -58,7 +91,12 @@ export async function peek(
 
 /** Forgets a counter (e.g. an account's failed logins after a successful one). */
 export async function clear(db: Database, key: string): Promise<void> {
-	await db.run(sql`delete from ${rateLimits} where key = ${key}`);
+	await clearStatement(db, key);
+}
+
+/** The delete of `clear`, unexecuted, for a sign-in that batches it with its other writes. */
+export function clearStatement(db: Database, key: string) {
+	return db.delete(rateLimits).where(eq(rateLimits.key, key));
 }
 
 /** Deletes counters whose window has ended (the cron's job; a live window is never touched). */

@@ -1,7 +1,7 @@
 import type { UserBody } from "../schemas";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type User, users } from "../db/schema";
+import { oauthAccounts, type User, users } from "../db/schema";
 import { newId } from "../lib/crypto";
 import {
 	getDummyHash,
@@ -24,6 +24,25 @@ export async function findUserByEmail(db: Database, email: string): Promise<User
 		.from(users)
 		.where(eq(users.email, normalizeEmail(email)))
 		.get();
+}
+
+/**
+ * A user and the providers linked to it in ONE statement (a sign-in's answer needs both), the
+ * providers in the order `linkedProviders` gives them (linked first, then by name).
+ */
+export async function findUserWithProviders(
+	db: Database,
+	id: string,
+): Promise<{ user: User; providers: string[] } | undefined> {
+	const row = await db
+		.select({
+			user: users,
+			providers: sql<string>`(select json_group_array(provider) from (select ${oauthAccounts.provider} as provider from ${oauthAccounts} where ${oauthAccounts.userId} = ${users.id} order by ${oauthAccounts.linkedAt}, ${oauthAccounts.provider}))`,
+		})
+		.from(users)
+		.where(eq(users.id, id))
+		.get();
+	return row && { user: row.user, providers: JSON.parse(row.providers) as string[] };
 }
 
 /** Looks a user up by id. */
@@ -69,31 +88,30 @@ export async function registerUser(
 	return { status: "exists", user: winner };
 }
 
-export type AuthenticateResult =
-	| { ok: true; user: User }
-	/** `userId` names the account when there is one (for its audit trail; never shown to the caller). */
-	| { ok: false; reason: "invalid_credentials"; userId?: string };
+export type PasswordCheck =
+	| {
+			ok: true /** Today's hash of the password, when the stored one has other parameters (to be written). */;
+			rehashed?: string;
+	  }
+	| { ok: false };
 
 /**
- * Checks an email and password with the same scrypt work whether or not the account exists or
- * has a password, and upgrades the stored hash when today's parameters differ.
+ * Checks a password against an account looked up by email (or none), with the same scrypt work
+ * whether or not the account exists or has a password, so an unknown email takes as long as a
+ * wrong password. A right password stored with older parameters comes back hashed anew.
  */
-export async function authenticate(
-	db: Database,
-	email: string,
+export async function checkPassword(
+	user: User | undefined,
 	password: string,
 	passwordParams: ScryptParams = PASSWORD_PARAMS,
-): Promise<AuthenticateResult> {
-	const user = await findUserByEmail(db, email);
+): Promise<PasswordCheck> {
 	const stored = user?.passwordHash ?? (await getDummyHash(passwordParams));
 	const valid = await verifyPassword(stored, password);
-	if (!user?.passwordHash || !valid) return { ok: false, reason: "invalid_credentials", userId: user?.id };
+	if (!user?.passwordHash || !valid) return { ok: false };
 	if (needsRehash(user.passwordHash, passwordParams)) {
-		const passwordHash = await hashPassword(password, passwordParams);
-		await db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));
-		return { ok: true, user: { ...user, passwordHash } };
+		return { ok: true, rehashed: await hashPassword(password, passwordParams) };
 	}
-	return { ok: true, user };
+	return { ok: true };
 }
 
 /** Updates the editable profile fields. */

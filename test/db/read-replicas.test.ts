@@ -31,13 +31,26 @@ async function statementsOf(fn: () => Promise<unknown>): Promise<RecordedStateme
 	return [...recorder.statements];
 }
 
+const WRITE = /^\s*(?:insert|update|delete|replace)\b/i;
+
+/**
+ * Where a statement runs: its handle, except that a read sent in one batch with a write runs on the
+ * primary wherever it was prepared (D1 runs a batch as one transaction, and a batch that writes on
+ * the primary). Login and refresh read the account or session in the batch of their writes.
+ */
+function ranOn(statements: RecordedStatement[], statement: RecordedStatement): string {
+	if (statement.batch === undefined || WRITE.test(statement.sql)) return statement.handle;
+	const writes = statements.some((other) => other.batch === statement.batch && WRITE.test(other.sql));
+	return writes ? "primary" : statement.handle;
+}
+
 /** Where the statements touching `table` with the given verb ran, e.g. ("select", "images"). */
 function handlesOf(statements: RecordedStatement[], verb: string, table: string): string[] {
 	const pattern = new RegExp(`^\\s*${verb}\\b[\\s\\S]*\\b(?:from|into|update)\\s+"${table}"`, "i");
 	const updates = new RegExp(`^\\s*update\\s+"${table}"`, "i");
 	return statements
 		.filter((statement) => (verb === "update" ? updates : pattern).test(statement.sql))
-		.map((statement) => statement.handle);
+		.map((statement) => ranOn(statements, statement));
 }
 
 /** Where each check of an access or refresh token's session ran (looked up by its id or token hash). */
@@ -46,7 +59,7 @@ function sessionChecks(statements: RecordedStatement[]): string[] {
 		.filter(
 			({ sql }) => /^\s*select\b/i.test(sql) && /"(?:sessions"\."id|refresh_tokens"\."token_hash)" = \?/.test(sql),
 		)
-		.map((statement) => statement.handle);
+		.map((statement) => ranOn(statements, statement));
 }
 
 describe("read replicas: bookmarks", () => {

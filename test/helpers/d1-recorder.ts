@@ -4,7 +4,8 @@ import { vi } from "vitest";
 /** Which D1 handle prepared a statement: the binding itself, or a `withSession` handle (a replica may answer). */
 export type D1Handle = "primary" | "session";
 
-export type RecordedStatement = { sql: string; handle: D1Handle };
+/** `batch`: the number of the `batch()` call that sent the statement (counted from 1), if one did. */
+export type RecordedStatement = { sql: string; handle: D1Handle; batch?: number };
 
 export type D1Recorder = {
 	/** Every statement prepared since the recorder started (or was last cleared), in order. */
@@ -23,16 +24,55 @@ export function recordD1(): D1Recorder {
 	const statements: RecordedStatement[] = [];
 	const databaseProto: Pick<D1Database, "prepare"> = Object.getPrototypeOf(env.DB);
 	const sessionProto: Pick<D1DatabaseSession, "prepare"> = Object.getPrototypeOf(env.DB.withSession());
+	const statementProto: Pick<D1PreparedStatement, "bind"> = Object.getPrototypeOf(env.DB.prepare("select 1"));
+	const databaseBatchProto: Pick<D1Database, "batch"> = databaseProto as unknown as Pick<D1Database, "batch">;
+	const sessionBatchProto: Pick<D1DatabaseSession, "batch"> = sessionProto as unknown as Pick<
+		D1DatabaseSession,
+		"batch"
+	>;
 	const prepareOnDatabase = databaseProto.prepare;
 	const prepareOnSession = sessionProto.prepare;
+	const bindStatement = statementProto.bind;
+	const batchOnDatabase = databaseBatchProto.batch;
+	const batchOnSession = sessionBatchProto.batch;
+	// Which recorded statement a prepared (and bound) statement object came from, to mark batches.
+	const origin = new WeakMap<object, RecordedStatement>();
+	let batches = 0;
+	const record = (statement: D1PreparedStatement, recorded: RecordedStatement) => {
+		statements.push(recorded);
+		origin.set(statement, recorded);
+		return statement;
+	};
+	const markBatch = (batch: D1PreparedStatement[]) => {
+		batches += 1;
+		for (const statement of batch) {
+			const recorded = origin.get(statement);
+			if (recorded) recorded.batch = batches;
+		}
+	};
 	const spies = [
 		vi.spyOn(databaseProto, "prepare").mockImplementation(function (this: D1Database, query: string) {
-			statements.push({ sql: query, handle: "primary" });
-			return prepareOnDatabase.call(this, query);
+			return record(prepareOnDatabase.call(this, query), { sql: query, handle: "primary" });
 		}),
 		vi.spyOn(sessionProto, "prepare").mockImplementation(function (this: D1DatabaseSession, query: string) {
-			statements.push({ sql: query, handle: "session" });
-			return prepareOnSession.call(this, query);
+			return record(prepareOnSession.call(this, query), { sql: query, handle: "session" });
+		}),
+		vi.spyOn(statementProto, "bind").mockImplementation(function (this: D1PreparedStatement, ...values: unknown[]) {
+			const bound = bindStatement.apply(this, values);
+			const recorded = origin.get(this);
+			if (recorded) origin.set(bound, recorded);
+			return bound;
+		}),
+		vi.spyOn(databaseBatchProto, "batch").mockImplementation(function (this: D1Database, batch: D1PreparedStatement[]) {
+			markBatch(batch);
+			return batchOnDatabase.call(this, batch);
+		}),
+		vi.spyOn(sessionBatchProto, "batch").mockImplementation(function (
+			this: D1DatabaseSession,
+			batch: D1PreparedStatement[],
+		) {
+			markBatch(batch);
+			return batchOnSession.call(this, batch);
 		}),
 	];
 	return {

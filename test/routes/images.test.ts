@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type FixtureName, fixture } from "../fixtures";
+import { imageKey } from "../../src/services/storage";
 import { api, expectProblem, send, signedInUser } from "../helpers/api";
 import {
 	type ImageJson,
@@ -435,6 +436,20 @@ describe("images: security", () => {
 		await expectProblem(await content(token, image.id), 401, "unauthorized");
 		await expectProblem(await content(token, image.id, { "If-None-Match": image.etag }), 401, "unauthorized");
 		await expectProblem(await api(`/v1/images/${image.id}/content`), 401, "unauthorized");
+	});
+
+	it("never answers bytes that R2 holds without a row of the caller's (the plain download reads R2 beside D1)", async () => {
+		const { token, userId } = await signedInUser();
+		// An object under the caller's own prefix with no row (an upload whose row never landed).
+		await env.IMAGES.put(imageKey(userId, "orphan-object"), fixture("tiny.png"));
+		const res = await content(token, "orphan-object");
+		await expectProblem(res, 404, "image_not_found");
+		// And after a revoked session the same plain GET is 401 with nothing of the object in it.
+		const image = await uploadImage(token, fixture("tiny.png"));
+		expect((await send("POST", "/v1/auth/logout", { token })).status).toBe(204);
+		const revoked = await content(token, image.id);
+		await expectProblem(revoked, 401, "unauthorized");
+		expect(revoked.headers.get("Content-Type")).toMatch(/^application\/problem\+json/);
 	});
 
 	it("answers a missing image in the owner's saved language", async () => {

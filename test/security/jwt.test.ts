@@ -1,8 +1,9 @@
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { expectProblem, send, signedInUser } from "../helpers/api";
+import { appWith } from "../helpers/worker";
 
 const encoder = new TextEncoder();
 const b64 = (value: unknown) =>
@@ -124,6 +125,31 @@ describe("forged and altered access tokens are refused through the app", () => {
 		const user = await signedInUser();
 		expect((await send("POST", "/v1/auth/logout", { token: user.token })).status).toBe(204);
 		await expectProblem(await me(user.token), 401, "unauthorized");
+	});
+
+	it("a token this isolate already verified is refused once it expires, and still after a revocation", async () => {
+		const user = await signedInUser();
+		// Verified once (and remembered by the isolate), then used again.
+		expect((await me(user.token)).status).toBe(200);
+		expect((await me(user.token)).status).toBe(200);
+		vi.useFakeTimers({ toFake: ["Date"] });
+		try {
+			vi.setSystemTime(Date.now() + 901_000);
+			await expectProblem(await me(user.token), 401, "token_expired");
+		} finally {
+			vi.useRealTimers();
+		}
+		const other = await signedInUser();
+		expect((await me(other.token)).status).toBe(200);
+		expect((await send("POST", "/v1/auth/logout", { token: other.token })).status).toBe(204);
+		await expectProblem(await me(other.token), 401, "unauthorized");
+	});
+
+	it("a remembered token is verified again under another configuration's keys", async () => {
+		const user = await signedInUser();
+		expect((await me(user.token)).status).toBe(200);
+		const rotated = appWith({ JWT_SECRET: "a-completely-different-secret-of-enough-bytes!" });
+		await expectProblem(await rotated.send("GET", "/v1/me", { token: user.token }), 401, "unauthorized");
 	});
 
 	it("the token is only read from the Authorization header", async () => {

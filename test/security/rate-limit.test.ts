@@ -177,6 +177,47 @@ describe("login limits", () => {
 	});
 });
 
+describe("login limits: one batch", () => {
+	it("per client address: malformed bodies (never reaching the handler) still count and get 429 past the limit", async () => {
+		const app = appWith({ RATE_LIMIT_LOGIN_IP: "2/900" });
+		const headers = { "CF-Connecting-IP": uniqueIp() };
+		const malformed = () => app.send("POST", "/v1/auth/login", { body: { email: "not an email" }, headers });
+		expect((await malformed()).status).toBe(400);
+		expect((await malformed()).status).toBe(400);
+		await retryAfterOf(await malformed());
+		// A well-formed attempt from the same address is refused as well: the count is shared.
+		const valid = await app.send("POST", "/v1/auth/login", {
+			body: { email: uniqueEmail("late"), password: "some password here" },
+			headers,
+		});
+		await retryAfterOf(valid);
+	});
+
+	it("an attempt refused by the per-address limit does not use up the account's", async () => {
+		const { email } = await signedInUser();
+		const app = appWith({ RATE_LIMIT_LOGIN_IP: "1/900", RATE_LIMIT_LOGIN_ACCOUNT: "2/900" });
+		const headers = { "CF-Connecting-IP": uniqueIp() };
+		expect(
+			(await app.send("POST", "/v1/auth/login", { body: { email, password: "wrong one 1" }, headers })).status,
+		).toBe(401);
+		for (let i = 0; i < 3; i++) {
+			await retryAfterOf(
+				await app.send("POST", "/v1/auth/login", { body: { email, password: "wrong again" }, headers }),
+			);
+		}
+		const account = await env.DB.prepare("select count from rate_limits where key = ?")
+			.bind(rateLimitKey("login_account", email))
+			.first<{ count: number }>();
+		expect(account).toEqual({ count: 1 });
+		// From another address the owner still gets in: one failure of two is used.
+		const res = await app.send("POST", "/v1/auth/login", {
+			body: { email, password: PASSWORD },
+			headers: { "CF-Connecting-IP": uniqueIp() },
+		});
+		expect(res.status).toBe(200);
+	});
+});
+
 describe("registration and mail limits", () => {
 	it("register per client address: the Nth is accepted, the next is 429, malformed ones count too", async () => {
 		const app = appWith({ RATE_LIMIT_REGISTER_IP: "3/3600" });
