@@ -8,17 +8,12 @@
 // it created when done. MAX_IMAGE_BYTES keeps wrangler.toml's 10 MiB. Each scenario runs in a fresh
 // workerd, after a small warm-up request; "floor_bare_r2_put" is bench/baseline/worker.ts putting the
 // request body straight into R2, the least any upload can cost on this runtime.
-import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { freePort, migrateLocal, root, startWranglerDev } from "../scripts/lib/wrangler-dev.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const wrangler = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
 const rounds = Number(process.argv[2] ?? 3);
 // BENCH_ONLY=upload_raw_content_length,floor_bare_r2_put runs just those scenarios; the variant
 // scenarios (variant_first_request, variant_cached, variant_original_download) need sharp.
@@ -45,59 +40,37 @@ symlinkSync(join(root, "node_modules"), join(project, "node_modules"));
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 
-const migrate = spawnSync(
-	process.execPath,
-	[wrangler, "d1", "migrations", "apply", "atrium", "--local", "--persist-to", join(state, "data")],
-	{ cwd: project, env: { ...process.env, CI: "true" }, encoding: "utf8" },
-);
-if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+migrateLocal(join(state, "data"), { cwd: project });
 
 const vars = {
 	ENVIRONMENT: "development",
 	APP_URL: base,
 	JWT_SECRET: randomBytes(48).toString("base64url"),
 };
-let dev;
-let console_ = "";
+/** The running `wrangler dev` (scripts/lib/wrangler-dev.mjs), one per scenario. */
+let server;
 
 /**
  * Starts a fresh `wrangler dev` on the shared state, so each scenario's memory is measured in a
  * process that no earlier scenario has grown.
  */
 async function startDev(script = "src/index.ts", extraVars = {}) {
-	console_ = "";
-	dev = spawn(
-		process.execPath,
-		[
-			wrangler,
-			"dev",
+	server = await startWranglerDev(
+		{ ...vars, ...extraVars },
+		{
+			cwd: project,
+			state: join(state, "data"),
+			port,
 			script,
-			"--ip",
-			"127.0.0.1",
-			"--port",
-			String(port),
-			"--persist-to",
-			join(state, "data"),
-			"--show-interactive-dev-session=false",
-			...Object.entries({ ...vars, ...extraVars }).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
-		],
-		{ cwd: project, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] },
+			ready: script === "src/index.ts" ? "/health" : "/json",
+		},
 	);
-	dev.stdout.on("data", (chunk) => {
-		console_ += chunk;
-	});
-	dev.stderr.on("data", (chunk) => {
-		console_ += chunk;
-	});
-	await waitFor(() => /Ready on/.test(console_), 60_000, "wrangler dev to start");
-	return workerdProcesses(dev.pid);
+	return workerdProcesses(server.pid);
 }
 
 async function stopDev() {
-	if (!dev || dev.exitCode !== null || dev.signalCode !== null) return;
-	const exited = new Promise((resolve) => dev.once("exit", resolve));
-	dev.kill("SIGTERM");
-	await exited;
+	await server?.stop();
+	server = undefined;
 }
 
 const results = { size_bytes: SIZE, rounds };
@@ -281,8 +254,8 @@ async function signUp() {
 	const json = { "Content-Type": "application/json" };
 	await fetch(`${base}/v1/auth/register`, { method: "POST", headers: json, body: JSON.stringify({ email, password }) });
 	const link = /\/v1\/auth\/confirm\?token=([A-Za-z0-9_-]+)/;
-	await waitFor(() => link.test(console_), 30_000, "the confirmation mail on the console");
-	const confirmToken = link.exec(console_)?.[1];
+	await waitFor(() => link.test(server.output()), 30_000, "the confirmation mail on the console");
+	const confirmToken = link.exec(server.output())?.[1];
 	await fetch(`${base}/v1/auth/confirm`, {
 		method: "POST",
 		headers: json,
@@ -415,19 +388,7 @@ function workerdProcesses(parent) {
 async function waitFor(check, timeoutMs, what) {
 	const end = Date.now() + timeoutMs;
 	while (!check()) {
-		if (dev?.exitCode !== null) throw new Error(`wrangler dev exited (${dev.exitCode})\n${console_.slice(-2000)}`);
-		if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${console_.slice(-2000)}`);
+		if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${server?.output().slice(-2000) ?? ""}`);
 		await new Promise((resolve) => setTimeout(resolve, 100));
 	}
-}
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.listen(0, "127.0.0.1", () => {
-			const { port } = server.address();
-			server.close(() => resolve(port));
-		});
-		server.on("error", reject);
-	});
 }

@@ -3,15 +3,12 @@
 // Creates .dev.vars on first run with a random, dev-only JWT secret and encryption key (never
 // committed), and adds an ENCRYPTION_KEY to an older .dev.vars that lacks one. wrangler dev runs
 // with --test-scheduled, so GET /__scheduled runs the cron (outbox retries, sweeps) on demand.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { migrateLocal, root, wrangler } from "./lib/wrangler-dev.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const wrangler = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
 const devVars = join(root, ".dev.vars");
 
 if (!existsSync(devVars)) {
@@ -33,13 +30,12 @@ if (!existsSync(devVars)) {
 	console.log("Added a random dev-only ENCRYPTION_KEY to .dev.vars.");
 }
 
-const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "atrium", "--local"], {
-	cwd: root,
-	stdio: "inherit",
-	// Non-interactive: wrangler skips its confirmation prompt in CI mode.
-	env: { ...process.env, CI: "true" },
-});
-if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+// Non-interactive (the launcher runs wrangler in CI mode: no confirmation prompt), into .wrangler/state.
+try {
+	migrateLocal(undefined, { inherit: true });
+} catch {
+	process.exit(1);
+}
 
 // wrangler dev already prints one line per request; Atrium's structured line (production's) would
 // double every request in this console. A REQUEST_LOG line in .dev.vars still decides.

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { KEY_TYPES, type PrivateJwk } from "./lib/jwt";
 import { type WebhookTarget, webhookSigningKey } from "./lib/webhooks";
+import { PASSWORD_PARAMS, parseScryptParams, type ScryptParams } from "./lib/password";
 import { isIpLiteral, isValidRpId, originProblem } from "./lib/webauthn";
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -124,6 +125,24 @@ const configSchema = z
 		AUDIT_RETENTION_DAYS: z.coerce.number().int().positive().default(365),
 		/** One structured log line per request ("on"), or none ("off"). */
 		REQUEST_LOG: z.enum(["on", "off"]).default("on"),
+		/**
+		 * scrypt parameters for new password hashes, `N=<power of two>,r=<int>,p=<int>` within
+		 * N*r*p <= 2^20 and 32 MiB; default OWASP's N=2^14,r=8,p=5. Existing hashes keep verifying
+		 * (each stores its own) and are redone with these at their next login.
+		 */
+		PASSWORD_SCRYPT: optional.transform((value, ctx) => {
+			if (value === undefined) return PASSWORD_PARAMS;
+			const params = parseScryptParams(value);
+			if (!params) {
+				ctx.addIssue({
+					code: "custom",
+					message:
+						'expected "N=<power of two from 1024>,r=<int>,p=<int>" with N*r*p <= 2^20 and 128*N*r within 32 MiB, e.g. "N=16384,r=8,p=5"',
+				});
+				return z.NEVER;
+			}
+			return params;
+		}),
 	})
 	.superRefine((env, ctx) => {
 		const local = env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";
@@ -252,7 +271,9 @@ function webauthnSettings(appUrl: string, rpId: string | undefined, origins: str
 	};
 }
 
-export type Config = z.infer<typeof configSchema> & {
+export type Config = Omit<z.infer<typeof configSchema>, "PASSWORD_SCRYPT"> & {
+	/** The parsed PASSWORD_SCRYPT: parameters of new password hashes. */
+	PASSWORD_SCRYPT: ScryptParams;
 	JWT_SECRET: string;
 	/** The parsed JWT_SIGNING_KEYS (newest first); empty with HS256. */
 	jwtSigningKeys: PrivateJwk[];

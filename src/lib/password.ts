@@ -22,9 +22,33 @@ export function scryptMemoryBytes(params: ScryptParams): number {
 	return 128 * 2 ** params.logN * params.r + 128 * params.r * params.p;
 }
 
+/**
+ * Memory one hash may take: 32 MiB for the ROMix buffer (N=2^14 with r=16, Better Auth's
+ * parameters, needs exactly that) plus the small per-p blocks. Two hashes at once
+ * (MAX_CONCURRENT_HASHES) then hold about half of the isolate's 128 MB.
+ */
+export const SCRYPT_MAX_MEMORY_BYTES = 32 * 1024 * 1024 + 64 * 1024;
+
 /** True when the parameters fit Cloudflare's production cap and a fraction of the isolate's memory. */
 export function withinPlatformCaps(params: ScryptParams): boolean {
-	return 2 ** params.logN * params.r * params.p <= SCRYPT_MAX_COST && scryptMemoryBytes(params) <= 32 * 1024 * 1024;
+	return (
+		2 ** params.logN * params.r * params.p <= SCRYPT_MAX_COST && scryptMemoryBytes(params) <= SCRYPT_MAX_MEMORY_BYTES
+	);
+}
+
+/**
+ * Parses PASSWORD_SCRYPT (`N=16384,r=8,p=5`, the form of the stored hashes with N spelled out).
+ * Returns null unless N is a power of two from 2^10 and r and p are positive integers within the
+ * platform caps; stored hashes keep their own parameters, so changing it never locks anyone out.
+ */
+export function parseScryptParams(value: string): ScryptParams | null {
+	const match = /^\s*N\s*=\s*(\d+)\s*,\s*r\s*=\s*(\d+)\s*,\s*p\s*=\s*(\d+)\s*$/.exec(value);
+	if (!match) return null;
+	const [n, r, p] = [Number(match[1]), Number(match[2]), Number(match[3])];
+	const logN = Math.log2(n);
+	if (!Number.isInteger(logN) || logN < 10 || r < 1 || p < 1) return null;
+	const params = { logN, r, p };
+	return withinPlatformCaps(params) ? params : null;
 }
 
 /**
@@ -121,14 +145,17 @@ export function needsRehash(stored: string, params: ScryptParams = PASSWORD_PARA
  * A hash of a random password with today's parameters. Verifying against it costs the same as a
  * real verification, so an unknown email takes as long as a wrong password.
  */
-let dummyHash: Promise<string> | undefined;
-export function getDummyHash(): Promise<string> {
+const dummyHashes = new Map<string, Promise<string>>();
+export function getDummyHash(params: ScryptParams = PASSWORD_PARAMS): Promise<string> {
+	const id = `${params.logN},${params.r},${params.p}`;
+	let dummyHash = dummyHashes.get(id);
 	if (!dummyHash) {
-		const made = hashPassword(encodeBase64(randomBytes(18)));
+		const made = hashPassword(encodeBase64(randomBytes(18)), params);
 		dummyHash = made;
+		dummyHashes.set(id, made);
 		// Refused during a burst: the next request makes it again instead of reusing the refusal.
 		made.catch(() => {
-			if (dummyHash === made) dummyHash = undefined;
+			if (dummyHashes.get(id) === made) dummyHashes.delete(id);
 		});
 	}
 	return dummyHash;

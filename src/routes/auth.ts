@@ -57,7 +57,12 @@ authRoutes.openapi(registerRoute, async (c) => {
 	const redirectTo = appRedirect(c, redirect_to);
 	const db = c.get("deps").db;
 	const config = c.get("deps").config;
-	const result = await registerUser(db, c.get("events"), { ...body, locale: body.locale ?? c.get("lang") });
+	const result = await registerUser(
+		db,
+		c.get("events"),
+		{ ...body, locale: body.locale ?? c.get("lang") },
+		config.PASSWORD_SCRYPT,
+	);
 	// Same status and body either way; only the mail differs, and only its owner sees it.
 	const kind = result.status === "created" ? "confirm" : "exists";
 	// Counted on both paths; past the limit an existing owner's mailbox is spared further notices.

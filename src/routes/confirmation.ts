@@ -457,7 +457,7 @@ async function resetPassword(
 	if (user && passwordEqualsEmail(password, user.email)) {
 		throw fieldError("password", "password_equals_email");
 	}
-	const passwordHash = await hashPassword(password);
+	const passwordHash = await hashPassword(password, c.get("deps").config.PASSWORD_SCRYPT);
 	const spent = await spendVerificationToken(
 		db,
 		token,

@@ -104,16 +104,21 @@ meRoutes.openapi(changePasswordRoute, async (c) => {
 	assertFreshToken(c);
 	const { user, session } = c.get("auth");
 	const body = c.req.valid("json");
-	const result = await changePassword(c.get("deps").db, c.get("events"), {
-		user,
-		keepSessionId: session.id,
-		currentPassword: body.current_password,
-		newPassword: body.new_password,
-		failures: {
-			key: rateLimitKey("login_account", user.email),
-			rule: c.get("deps").config.RATE_LIMIT_LOGIN_ACCOUNT,
+	const result = await changePassword(
+		c.get("deps").db,
+		c.get("events"),
+		{
+			user,
+			keepSessionId: session.id,
+			currentPassword: body.current_password,
+			newPassword: body.new_password,
+			failures: {
+				key: rateLimitKey("login_account", user.email),
+				rule: c.get("deps").config.RATE_LIMIT_LOGIN_ACCOUNT,
+			},
 		},
-	});
+		c.get("deps").config.PASSWORD_SCRYPT,
+	);
 	if (!result.ok) {
 		if (result.reason === "rate_limited") throw rateLimitedError(result.retryAfterSeconds);
 		if (result.reason === "invalid_credentials") {

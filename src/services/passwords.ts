@@ -1,7 +1,7 @@
 import { and, eq, isNull, ne } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { sessions, type User, users } from "../db/schema";
-import { hashPassword, verifyPassword } from "../lib/password";
+import { hashPassword, PASSWORD_PARAMS, type ScryptParams, verifyPassword } from "../lib/password";
 import { passwordEqualsEmail } from "../lib/password-policy";
 import { type RateLimitRule, clear, hit } from "./rate-limit";
 import { type EventRecorder, eventStatements } from "./events";
@@ -29,6 +29,7 @@ export async function changePassword(
 		newPassword: string;
 		failures: { key: string; rule: RateLimitRule };
 	},
+	passwordParams: ScryptParams = PASSWORD_PARAMS,
 ): Promise<ChangePasswordResult> {
 	const { user } = input;
 	if (passwordEqualsEmail(input.newPassword, user.email)) return { ok: false, reason: "password_equals_email" };
@@ -42,7 +43,7 @@ export async function changePassword(
 		}
 		await clear(db, key);
 	}
-	const passwordHash = await hashPassword(input.newPassword);
+	const passwordHash = await hashPassword(input.newPassword, passwordParams);
 	const now = new Date();
 	const via = user.passwordHash ? "change" : "first_password";
 	const changed = { type: "user.password_changed", userId: user.id, actor: "self", data: { via } } as const;

@@ -155,7 +155,7 @@ export async function passwordSignIn(
 	if (!account.allowed) return { ok: false, reason: "rate_limited", limit: "account", ...account };
 
 	const found = accounts[0];
-	const check = await checkPassword(found?.user, input.password);
+	const check = await checkPassword(found?.user, input.password, config.PASSWORD_SCRYPT);
 	if (!found || !check.ok) return { ok: false, reason: "invalid_credentials", userId: found?.user.id };
 	const user = check.rehashed ? { ...found.user, passwordHash: check.rehashed } : found.user;
 	// A right password forgets the failures (only failures add up), whatever comes next.

@@ -3,7 +3,14 @@ import { eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { oauthAccounts, type User, users } from "../db/schema";
 import { newId } from "../lib/crypto";
-import { getDummyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
+import {
+	getDummyHash,
+	hashPassword,
+	needsRehash,
+	PASSWORD_PARAMS,
+	type ScryptParams,
+	verifyPassword,
+} from "../lib/password";
 import { type EventRecorder, eventStatements, userExists } from "./events";
 
 /** The canonical form under which an email is stored and compared. */
@@ -56,9 +63,13 @@ export async function registerUser(
 	db: Database,
 	events: EventRecorder,
 	input: { email: string; password: string; name?: string | null; locale: string },
+	passwordParams: ScryptParams = PASSWORD_PARAMS,
 ): Promise<RegisterResult> {
 	const email = normalizeEmail(input.email);
-	const [existing, passwordHash] = await Promise.all([findUserByEmail(db, email), hashPassword(input.password)]);
+	const [existing, passwordHash] = await Promise.all([
+		findUserByEmail(db, email),
+		hashPassword(input.password, passwordParams),
+	]);
 	if (existing) return { status: "exists", user: existing };
 	const now = new Date();
 	const id = newId();
@@ -89,11 +100,17 @@ export type PasswordCheck =
  * whether or not the account exists or has a password, so an unknown email takes as long as a
  * wrong password. A right password stored with older parameters comes back hashed anew.
  */
-export async function checkPassword(user: User | undefined, password: string): Promise<PasswordCheck> {
-	const stored = user?.passwordHash ?? (await getDummyHash());
+export async function checkPassword(
+	user: User | undefined,
+	password: string,
+	passwordParams: ScryptParams = PASSWORD_PARAMS,
+): Promise<PasswordCheck> {
+	const stored = user?.passwordHash ?? (await getDummyHash(passwordParams));
 	const valid = await verifyPassword(stored, password);
 	if (!user?.passwordHash || !valid) return { ok: false };
-	if (needsRehash(user.passwordHash)) return { ok: true, rehashed: await hashPassword(password) };
+	if (needsRehash(user.passwordHash, passwordParams)) {
+		return { ok: true, rehashed: await hashPassword(password, passwordParams) };
+	}
 	return { ok: true };
 }
 

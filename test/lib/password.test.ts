@@ -4,6 +4,7 @@ import {
 	SCRYPT_MAX_COST,
 	hashPassword,
 	needsRehash,
+	parseScryptParams,
 	scryptMemoryBytes,
 	verifyPassword,
 	withinPlatformCaps,
@@ -48,5 +49,29 @@ describe("hash format", () => {
 
 	it("never verifies a malformed hash", async () => {
 		expect(await verifyPassword("plaintext", "plaintext")).toBe(false);
+	});
+});
+
+describe("parseScryptParams", () => {
+	it("reads N, r and p into the stored form (log2 N)", () => {
+		expect(parseScryptParams("N=16384,r=8,p=5")).toEqual(PASSWORD_PARAMS);
+		expect(parseScryptParams(" N = 16384 , r = 16 , p = 1 ")).toEqual({ logN: 14, r: 16, p: 1 });
+	});
+
+	it("accepts Better Auth's N=2^14, r=16, p=1 (32 MiB) and hashes with it", async () => {
+		const params = parseScryptParams("N=16384,r=16,p=1");
+		expect(params && withinPlatformCaps(params)).toBe(true);
+		const hash = await hashPassword("correct horse battery staple", params ?? PASSWORD_PARAMS);
+		expect(hash).toMatch(/^\$scrypt\$ln=14,r=16,p=1\$/);
+		expect(await verifyPassword(hash, "correct horse battery staple")).toBe(true);
+		expect(needsRehash(hash)).toBe(true);
+		expect(needsRehash(hash, { logN: 14, r: 16, p: 1 })).toBe(false);
+	});
+
+	it("returns null for malformed values and parameters over the platform caps", () => {
+		for (const value of ["", "N=16384", "N=16384,r=8,p=5,x=1", "N=12345,r=8,p=5", "N=512,r=8,p=1", "N=16384,r=8,p=9"]) {
+			expect(parseScryptParams(value)).toBeNull();
+		}
+		expect(parseScryptParams("N=131072,r=8,p=1")).toBeNull();
 	});
 });
