@@ -129,6 +129,20 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
 	return { required: true, content: { "application/json": { schema } } };
 }
 
+/**
+ * A required body taken as JSON or as a form post (the no-JavaScript pages), both described by one
+ * registered component: validateJsonOrForm validates it, not the library.
+ */
+export function jsonOrFormRequest(component: string) {
+	const schema = { $ref: `#/components/schemas/${component}` };
+	return {
+		body: {
+			required: true,
+			content: { "application/json": { schema }, "application/x-www-form-urlencoded": { schema } },
+		},
+	};
+}
+
 /** An HTML page (the no-JavaScript flows behind mailed links). */
 export function htmlPage(description: string) {
 	return {

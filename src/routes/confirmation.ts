@@ -17,7 +17,7 @@ import { onError } from "../middleware/errors";
 import { preferUserLocale } from "../middleware/language";
 import { enforceRateLimit, limitPerClient, rateLimitKey } from "../middleware/rate-limit";
 import { isFormRequest, jsonOrFormBody, validateJsonOrForm, validationHook } from "../middleware/validate";
-import { type DocumentedError, OUTAGE, PUBLIC, htmlPage, problems } from "../lib/openapi";
+import { type DocumentedError, OUTAGE, PUBLIC, htmlPage, jsonOrFormRequest, problems } from "../lib/openapi";
 import { PASSWORD_MAX, PASSWORD_MIN, emailBody, messageResponse, resetBody, tokenBody, tokenQuery } from "../schemas";
 import { z } from "zod";
 import { queueAccountMail } from "../services/account-mail";
@@ -41,16 +41,6 @@ export const confirmationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
 confirmationRoutes.openAPIRegistry.register("TokenBody", tokenBody);
 confirmationRoutes.openAPIRegistry.register("EmailBody", emailBody);
 confirmationRoutes.openAPIRegistry.register("ResetBody", resetBody);
-
-function jsonOrFormRequest(component: string) {
-	const schema = { $ref: `#/components/schemas/${component}` };
-	return {
-		body: {
-			required: true,
-			content: { "application/json": { schema }, "application/x-www-form-urlencoded": { schema } },
-		},
-	};
-}
 
 /** Problem responses that a form post receives as an HTML page instead. */
 function problemsOrPage(...errors: DocumentedError[]) {

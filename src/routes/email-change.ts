@@ -13,6 +13,7 @@ import {
 	htmlPage,
 	json,
 	jsonBody,
+	jsonOrFormRequest,
 	problems,
 	problemsOrPage,
 } from "../lib/openapi";
@@ -130,15 +131,7 @@ const confirmRoute = createRoute({
 	tags: ["confirmation"],
 	...PUBLIC,
 	middleware: [validateJsonOrForm(tokenBody)] as const,
-	request: {
-		body: {
-			required: true,
-			content: {
-				"application/json": { schema: { $ref: "#/components/schemas/EmailChangeTokenBody" } },
-				"application/x-www-form-urlencoded": { schema: { $ref: "#/components/schemas/EmailChangeTokenBody" } },
-			},
-		},
-	},
+	request: jsonOrFormRequest("EmailChangeTokenBody"),
 	responses: {
 		200: {
 			description: "The email changed",

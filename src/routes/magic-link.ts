@@ -5,7 +5,16 @@ import { describeError } from "../lib/error-info";
 import { AppError } from "../lib/errors";
 import { PAGE_HEADERS, pageCspWithFormTargets, statusMessage } from "../lib/html";
 import { log } from "../lib/log";
-import { BODY_ERRORS, OUTAGE, PUBLIC, htmlPage, json, problems, problemsOrPage } from "../lib/openapi";
+import {
+	BODY_ERRORS,
+	OUTAGE,
+	PUBLIC,
+	htmlPage,
+	json,
+	jsonOrFormRequest,
+	problems,
+	problemsOrPage,
+} from "../lib/openapi";
 import { appRedirect } from "../middleware/app-redirect";
 import { audit, requestOrigin } from "../middleware/audit";
 import { formAwareOnError } from "../middleware/errors";
@@ -143,15 +152,7 @@ const verifyRoute = createRoute({
 		limitPerClient("magic_verify_ip", (config) => config.RATE_LIMIT_LOGIN_IP),
 		validateJsonOrForm(magicVerifyBody),
 	] as const,
-	request: {
-		body: {
-			required: true,
-			content: {
-				"application/json": { schema: { $ref: "#/components/schemas/MagicVerifyBody" } },
-				"application/x-www-form-urlencoded": { schema: { $ref: "#/components/schemas/MagicVerifyBody" } },
-			},
-		},
-	},
+	request: jsonOrFormRequest("MagicVerifyBody"),
 	responses: {
 		200: json("Access and refresh tokens (a fresh sign-in), or, with TOTP on, the mfa_required answer", signInResponse),
 		302: {
